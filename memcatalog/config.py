@@ -1,0 +1,79 @@
+"""Every property key memcatalog reads, its default, and its unit.
+
+One place, like diskcache's defaults table: a key used anywhere else is imported from here.
+"""
+
+from __future__ import annotations
+
+import re
+
+# --- pool -----------------------------------------------------------------
+DEFAULT_QUOTA = 2**30  # bytes: 1 GiB
+DEFAULT_ALERT_THRESHOLDS = (0.80, 0.95)  # fractions of the quota
+
+# --- catalog properties ---------------------------------------------------
+URI = "uri"  # SQLAlchemy URL of the registry
+DEFAULT_URI = "sqlite:///:memory:"
+WAREHOUSE = "warehouse"  # default: memcat://<catalog name>/
+QUOTA = "quota"  # bytes or a size string ("512MiB"); applies to the catalog's pool
+POOL = "pool"  # pool name; catalogs naming the same pool share it. Default: the catalog name
+SQLITE_BUSY_TIMEOUT = "sqlite.busy-timeout-ms"
+DEFAULT_SQLITE_BUSY_TIMEOUT_MS = 30_000  # milliseconds
+METADATA_CACHE_SIZE = "metadata-cache-size"
+DEFAULT_METADATA_CACHE_SIZE = 512  # parsed metadata files kept per catalog
+PY_IO_IMPL = "py-io-impl"
+FILE_IO_IMPL = "memcatalog.fileio.MemFileIO"
+
+# --- URLs -----------------------------------------------------------------
+PROTOCOL = "memcat"
+SCHEME_PREFIX = "memcat://"
+
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1000,
+    "m": 1000**2,
+    "mb": 1000**2,
+    "g": 1000**3,
+    "gb": 1000**3,
+    "t": 1000**4,
+    "tb": 1000**4,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+}
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
+
+
+def parse_size(value: int | float | str) -> int:
+    """Turn ``1073741824``, ``"512MiB"`` or ``"2GB"`` into a positive number of bytes.
+
+    Raises:
+        ValueError: the value is not a positive size; the message shows the accepted forms.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"invalid size {value!r}: give bytes as an integer or a string such as '512MiB' or '2GB'")
+    if isinstance(value, (int, float)):
+        number, unit = float(value), ""
+    else:
+        match = _SIZE_RE.match(str(value))
+        if not match or match.group(2).lower() not in _UNITS:
+            raise ValueError(
+                f"invalid size {value!r}: give bytes as an integer or a string such as '512MiB', '2GB' or '1073741824'"
+            )
+        number, unit = float(match.group(1)), match.group(2).lower()
+    size = int(number * _UNITS[unit])
+    if size <= 0:
+        raise ValueError(f"invalid size {value!r}: a size must be positive")
+    return size
+
+
+def format_size(size: float) -> str:
+    """Render a byte count the way errors and tables show it: ``12.0 MiB``."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(size) < 1024 or unit == "GiB":
+            return f"{size:.0f} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")

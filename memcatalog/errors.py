@@ -1,0 +1,59 @@
+"""memcatalog's own errors. They share one base class and the ``Error`` suffix.
+
+Where a caller already catches a built-in error, ours is also that error:
+a full pool is an ``OSError`` with ``ENOSPC``, data missing from memory is a
+``FileNotFoundError``, bad rows are a ``ValueError``.
+"""
+
+from __future__ import annotations
+
+import errno
+
+from memcatalog.config import format_size
+
+
+class MemcatalogError(Exception):
+    """Base class of every error memcatalog raises on its own account."""
+
+
+class QuotaExceededError(MemcatalogError, OSError):
+    """A write needed more bytes than the pool has free."""
+
+    def __init__(self, path: str, needed: int, free: int, quota: int, pool: str) -> None:
+        message = (
+            f"quota exceeded writing {path}: needs {format_size(needed)}, "
+            f"{format_size(max(free, 0))} free of {format_size(quota)} in pool {pool!r} "
+            f"(raise the quota: pool.set_quota(...), or the catalog's 'quota' property)"
+        )
+        OSError.__init__(self, errno.ENOSPC, message, path)
+        self.path = path
+        self.needed = needed
+        self.free = free
+        self.quota = quota
+        self.pool = pool
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+class DataNotInMemoryError(MemcatalogError, FileNotFoundError):
+    """The registry names a file that this process's pool does not hold."""
+
+    def __init__(self, message: str, path: str) -> None:
+        FileNotFoundError.__init__(self, errno.ENOENT, message, path)
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+class SchemaValidationError(MemcatalogError, ValueError):
+    """A batch does not match the table's Iceberg schema; nothing of it was written."""
+
+    def __init__(self, message: str, *, row: int | None = None, field: str | None = None) -> None:
+        super().__init__(message)
+        self.row = row
+        self.field = field
+
+
+class ExtensionNotAvailableError(MemcatalogError, ImportError):
+    """A DuckDB extension could not be loaded without the network."""

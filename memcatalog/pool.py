@@ -1,0 +1,508 @@
+"""The pool: immutable files held as Arrow buffers, under one byte quota.
+
+Only this module owns bytes and their accounting. Everything above it (the
+filesystem, the FileIO, the catalog) looks pools up by name and asks them for
+buffers; nothing keeps bytes of its own.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import pyarrow as pa
+
+from memcatalog import paths
+from memcatalog.config import DEFAULT_ALERT_THRESHOLDS, DEFAULT_QUOTA, format_size, parse_size
+from memcatalog.errors import QuotaExceededError
+
+logger = logging.getLogger("memcatalog.pool")
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One stored file: an immutable buffer and when it was published."""
+
+    buffer: pa.Buffer
+    created: datetime
+
+    @property
+    def size(self) -> int:
+        return int(self.buffer.size)
+
+
+@dataclass(frozen=True)
+class PoolStats:
+    """A consistent snapshot of a pool's accounting, in bytes."""
+
+    name: str
+    quota: int
+    used: int
+    reserved: int
+    peak: int
+    files: int
+
+    @property
+    def free(self) -> int:
+        return max(self.quota - self.used - self.reserved, 0)
+
+
+@dataclass(frozen=True)
+class PressureAlert:
+    """Sent to pressure callbacks when usage (stored plus reserved bytes) crosses a threshold upwards."""
+
+    pool: str
+    threshold: float
+    used: int
+    reserved: int
+    quota: int
+
+
+AlertCallback = Callable[[PressureAlert], None]
+
+
+@dataclass
+class _Accounting:
+    used: int = 0
+    reserved: int = 0
+    peak: int = 0
+    alert_level: int = 0
+    callbacks: list[AlertCallback] = field(default_factory=list)
+
+
+class Pool:
+    """A named set of immutable files kept in memory as ``pyarrow.Buffer`` objects.
+
+    Keys are paths inside the pool (``db/t/data/x.parquet``). Parents of a file
+    are directories and exist as long as they are not removed, like on a disk.
+
+    Args:
+        name: the pool's name, the first component of its ``memcat://`` URLs.
+        quota: bytes, or a size string such as ``"512MiB"``. Default 1 GiB.
+        thresholds: fractions of the quota at which pressure alerts fire.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        quota: int | str = DEFAULT_QUOTA,
+        thresholds: tuple[float, ...] = DEFAULT_ALERT_THRESHOLDS,
+    ) -> None:
+        self.name = _check_pool_name(name)
+        self._quota = parse_size(quota)
+        self._thresholds = tuple(sorted(thresholds))
+        self._files: dict[str, FileEntry] = {}
+        self._dirs: dict[str, set[str]] = {"": set()}
+        self._acct = _Accounting()
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        s = self.stats()
+        return f"Pool({self.name!r}, used={format_size(s.used)}, quota={format_size(s.quota)}, files={s.files})"
+
+    # ---- reading --------------------------------------------------------
+    def entry(self, key: str) -> FileEntry | None:
+        """The file stored under ``key``, or None. Constant time."""
+        return self._files.get(key)
+
+    def get(self, key: str) -> pa.Buffer:
+        """The buffer stored under ``key`` (zero copy).
+
+        Raises:
+            IsADirectoryError: ``key`` is a directory.
+            FileNotFoundError: nothing is stored under ``key``.
+        """
+        found = self._files.get(key)
+        if found is not None:
+            return found.buffer
+        if key in self._dirs:
+            raise IsADirectoryError(self._url(key))
+        raise FileNotFoundError(self._url(key))
+
+    def is_dir(self, key: str) -> bool:
+        return key in self._dirs
+
+    def listdir(self, key: str) -> list[str]:
+        """Keys of the entries directly inside directory ``key``, sorted."""
+        with self._lock:
+            children = self._dirs.get(key)
+            if children is None:
+                if key in self._files:
+                    raise NotADirectoryError(self._url(key))
+                raise FileNotFoundError(self._url(key))
+            return sorted(children)
+
+    def keys(self, prefix: str = "") -> list[str]:
+        """Keys of every file at or below directory ``prefix`` (all files when empty)."""
+        with self._lock:
+            if not prefix:
+                return list(self._files)
+            start = prefix.rstrip("/") + "/"
+            return [k for k in self._files if k.startswith(start) or k == prefix]
+
+    def items(self) -> Iterator[tuple[str, FileEntry]]:
+        with self._lock:
+            snapshot = list(self._files.items())
+        return iter(snapshot)
+
+    # ---- writing --------------------------------------------------------
+    def writer(self, key: str, *, exclusive: bool = False, append: bool = False) -> PoolWriter:
+        """Start a streaming write to ``key``; nothing is visible until ``commit()``."""
+        self._check_writable(key)
+        if exclusive and key in self._files:
+            raise FileExistsError(self._url(key))
+        w = PoolWriter(self, key, exclusive=exclusive)
+        if append and (old := self._files.get(key)) is not None:
+            w.write(old.buffer)
+        return w
+
+    def put(self, key: str, data: bytes | bytearray | memoryview | pa.Buffer, *, exclusive: bool = False) -> FileEntry:
+        """Store ``data`` under ``key`` in one step (reserve, copy, publish)."""
+        w = self.writer(key, exclusive=exclusive)
+        w.write(data)
+        return w.commit()
+
+    def put_buffer(self, key: str, buffer: pa.Buffer, *, exclusive: bool = False) -> FileEntry:
+        """Store an existing immutable Arrow buffer under ``key`` without copying it."""
+        self._check_writable(key)
+        self._reserve(buffer.size, key)
+        return self._publish(key, buffer, buffer.size, exclusive)
+
+    def remove(self, key: str) -> int:
+        """Delete one file; returns the bytes freed."""
+        with self._lock:
+            old = self._files.pop(key, None)
+            if old is None:
+                if key in self._dirs:
+                    raise IsADirectoryError(self._url(key))
+                raise FileNotFoundError(self._url(key))
+            self._dirs[paths.parent(key)].discard(key)
+            self._acct.used -= old.size
+        self._check_pressure()
+        return old.size
+
+    def mkdir(self, key: str, *, parents: bool = True, exist_ok: bool = True) -> None:
+        with self._lock:
+            if key in self._files:
+                raise FileExistsError(self._url(key))
+            if key in self._dirs:
+                if not exist_ok:
+                    raise FileExistsError(self._url(key))
+                return
+            if not parents and paths.parent(key) not in self._dirs:
+                raise FileNotFoundError(self._url(paths.parent(key)))
+            self._add_dirs(key)
+
+    def rmdir(self, key: str) -> None:
+        with self._lock:
+            children = self._dirs.get(key)
+            if children is None:
+                if key in self._files:
+                    raise NotADirectoryError(self._url(key))
+                raise FileNotFoundError(self._url(key))
+            if children:
+                raise OSError(errno.ENOTEMPTY, "Directory not empty", self._url(key))
+            if key:
+                del self._dirs[key]
+                self._dirs[paths.parent(key)].discard(key)
+
+    def remove_tree(self, key: str) -> int:
+        """Remove a directory and everything below it; returns the bytes freed."""
+        freed = 0
+        with self._lock:
+            if key not in self._dirs:
+                raise FileNotFoundError(self._url(key))
+            start = key + "/" if key else ""
+            for k in [k for k in self._files if k.startswith(start)]:
+                freed += self._files.pop(k).size
+            for d in [d for d in self._dirs if d.startswith(start)]:
+                del self._dirs[d]
+            if key:
+                del self._dirs[key]
+                self._dirs[paths.parent(key)].discard(key)
+            else:
+                self._dirs[""] = set()
+            self._acct.used -= freed
+        self._check_pressure()
+        return freed
+
+    def rename(self, src: str, dst: str) -> None:
+        """Move a file without copying its bytes. Replaces ``dst`` if it is a file."""
+        with self._lock:
+            entry = self._files.get(src)
+            if entry is None:
+                raise FileNotFoundError(self._url(src))
+            self._check_target(dst)
+            old = self._files.pop(dst, None)
+            del self._files[src]
+            self._dirs[paths.parent(src)].discard(src)
+            self._add_dirs(paths.parent(dst))
+            self._dirs[paths.parent(dst)].add(dst)
+            self._files[dst] = entry
+            if old is not None:
+                self._acct.used -= old.size
+
+    def clear(self) -> int:
+        """Remove every file and directory; returns the bytes freed."""
+        return self.remove_tree("")
+
+    # ---- quota and accounting -------------------------------------------
+    @property
+    def quota(self) -> int:
+        return self._quota
+
+    def set_quota(self, quota: int | str) -> None:
+        """Change the quota while running. Lowering it below current use refuses new writes; no data is dropped."""
+        new = parse_size(quota)
+        with self._lock:
+            self._quota = new
+        self._check_pressure()
+
+    def stats(self) -> PoolStats:
+        with self._lock:
+            a = self._acct
+            return PoolStats(self.name, self._quota, a.used, a.reserved, a.peak, len(self._files))
+
+    def usage(self, prefix: str = "") -> tuple[int, int]:
+        """(bytes, files) stored at or below directory ``prefix``."""
+        with self._lock:
+            start = prefix.rstrip("/") + "/" if prefix else ""
+            sizes = [e.size for k, e in self._files.items() if k.startswith(start)]
+        return sum(sizes), len(sizes)
+
+    def reset_peak(self) -> None:
+        with self._lock:
+            self._acct.peak = self._acct.used + self._acct.reserved
+
+    def check(self) -> list[str]:
+        """Recompute the accounting from the stored files; one line per discrepancy, empty when healthy."""
+        problems: list[str] = []
+        with self._lock:
+            total = sum(e.size for e in self._files.values())
+            if total != self._acct.used:
+                problems.append(f"pool {self.name!r}: used is {self._acct.used} bytes but files hold {total}")
+            if self._acct.reserved != 0:
+                problems.append(f"pool {self.name!r}: {self._acct.reserved} bytes reserved by writes never finished")
+            if self._acct.used < 0:
+                problems.append(f"pool {self.name!r}: used is negative ({self._acct.used})")
+            for key in self._files:
+                parent = paths.parent(key)
+                if key not in self._dirs.get(parent, ()):
+                    problems.append(f"pool {self.name!r}: file {key!r} is missing from its directory {parent!r}")
+                if key in self._dirs:
+                    problems.append(f"pool {self.name!r}: {key!r} is both a file and a directory")
+        return problems
+
+    def on_pressure(self, callback: AlertCallback) -> Callable[[], None]:
+        """Call ``callback`` each time usage crosses a threshold upwards; returns a function that unsubscribes."""
+        with self._lock:
+            self._acct.callbacks.append(callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if callback in self._acct.callbacks:
+                    self._acct.callbacks.remove(callback)
+
+        return unsubscribe
+
+    # ---- internals ------------------------------------------------------
+    def _url(self, key: str) -> str:
+        return f"memcat://{self.name}/{key}"
+
+    def _reserve(self, n: int, key: str) -> None:
+        with self._lock:
+            a = self._acct
+            free = self._quota - a.used - a.reserved
+            if n > free:
+                raise QuotaExceededError(self._url(key), n, free, self._quota, self.name)
+            a.reserved += n
+            a.peak = max(a.peak, a.used + a.reserved)
+        self._check_pressure()
+
+    def _release(self, n: int) -> None:
+        with self._lock:
+            self._acct.reserved -= n
+        self._check_pressure()
+
+    def _publish(self, key: str, buffer: pa.Buffer, reserved: int, exclusive: bool) -> FileEntry:
+        entry = FileEntry(buffer, datetime.now(timezone.utc))
+        with self._lock:
+            try:
+                self._check_target(key)
+                if exclusive and key in self._files:
+                    raise FileExistsError(self._url(key))
+            except OSError:
+                self._acct.reserved -= reserved
+                raise
+            old = self._files.get(key)
+            self._files[key] = entry
+            self._add_dirs(paths.parent(key))
+            self._dirs[paths.parent(key)].add(key)
+            self._acct.reserved -= reserved
+            self._acct.used += entry.size - (old.size if old else 0)
+        self._check_pressure()
+        return entry
+
+    def _check_writable(self, key: str) -> None:
+        with self._lock:
+            self._check_target(key)
+
+    def _check_target(self, key: str) -> None:
+        # Caller holds the lock.
+        if not key:
+            raise IsADirectoryError(self._url(key))
+        if key in self._dirs:
+            raise IsADirectoryError(self._url(key))
+        for d in paths.ancestors(key):
+            if d in self._files:
+                raise NotADirectoryError(self._url(d))
+
+    def _add_dirs(self, key: str) -> None:
+        # Caller holds the lock.
+        child: str | None = None
+        while True:
+            existed = key in self._dirs
+            if not existed:
+                self._dirs[key] = set()
+            if child is not None:
+                self._dirs[key].add(child)
+            if existed:
+                return
+            child, key = key, paths.parent(key)
+
+    def _check_pressure(self) -> None:
+        with self._lock:
+            a = self._acct
+            level_now = sum(1 for t in self._thresholds if a.used + a.reserved >= t * self._quota)
+            crossed = self._thresholds[a.alert_level : level_now]
+            a.alert_level = level_now
+            alerts = [PressureAlert(self.name, t, a.used, a.reserved, self._quota) for t in crossed]
+            callbacks = list(a.callbacks)
+        for alert in alerts:
+            logger.warning(
+                "memory pressure in pool %r: %s of %s in use (over %.0f%% of the quota)",
+                alert.pool,
+                format_size(alert.used + alert.reserved),
+                format_size(alert.quota),
+                alert.threshold * 100,
+            )
+            for cb in callbacks:
+                cb(alert)
+
+
+class PoolWriter:
+    """A streaming write: bytes are reserved against the quota as they arrive.
+
+    ``commit()`` publishes the file atomically; ``abort()`` (also on garbage
+    collection) drops it and releases every reserved byte.
+    """
+
+    def __init__(self, pool: Pool, key: str, *, exclusive: bool = False) -> None:
+        self.pool = pool
+        self.key = key
+        self.exclusive = exclusive
+        self._chunks: list[bytes] = []
+        self._size = 0
+        self._done = False
+
+    def write(self, data: bytes | bytearray | memoryview | pa.Buffer) -> int:
+        if self._done:
+            raise ValueError(f"write to {self.pool._url(self.key)} after it was committed or aborted")
+        chunk = memoryview(data).cast("B").tobytes() if not isinstance(data, bytes) else data
+        n = len(chunk)
+        if n == 0:
+            return 0
+        try:
+            self.pool._reserve(n, self.key)
+        except QuotaExceededError:
+            self.abort()
+            raise
+        self._chunks.append(chunk)
+        self._size += n
+        return n
+
+    def tell(self) -> int:
+        return self._size
+
+    @property
+    def closed(self) -> bool:
+        return self._done
+
+    def commit(self) -> FileEntry:
+        if self._done:
+            raise ValueError(f"{self.pool._url(self.key)} was already committed or aborted")
+        self._done = True
+        buffer = _concat(self._chunks, self._size)
+        self._chunks = []
+        return self.pool._publish(self.key, buffer, self._size, self.exclusive)
+
+    def abort(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        self._chunks = []
+        self.pool._release(self._size)
+
+    def __del__(self) -> None:
+        self.abort()
+
+
+def _concat(chunks: list[bytes], size: int) -> pa.Buffer:
+    if len(chunks) == 1:
+        return pa.py_buffer(chunks[0])
+    out = pa.allocate_buffer(size)
+    view = memoryview(out).cast("B")
+    pos = 0
+    chunks.reverse()  # pop from the end so each chunk is freed as soon as it is copied
+    while chunks:
+        chunk = chunks.pop()
+        view[pos : pos + len(chunk)] = chunk
+        pos += len(chunk)
+    return out
+
+
+def _check_pool_name(name: str) -> str:
+    if not name or "/" in name or "\x00" in name or name in (".", "..") or len(name) > 255:
+        raise ValueError(
+            f"invalid pool name {name!r}: use 1-255 characters without '/' or NUL (it is the first part of memcat:// URLs)"
+        )
+    return name
+
+
+_POOLS: dict[str, Pool] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def get_pool(name: str, *, create: bool = True, quota: int | str | None = None) -> Pool:
+    """The process-wide pool called ``name``, created with ``quota`` if it does not exist yet.
+
+    Raises:
+        FileNotFoundError: no such pool and ``create`` is false.
+    """
+    with _POOLS_LOCK:
+        pool = _POOLS.get(name)
+        if pool is None:
+            if not create:
+                raise FileNotFoundError(f"memcat://{name}/ (no pool named {name!r} in this process)")
+            pool = _POOLS[name] = Pool(name, DEFAULT_QUOTA if quota is None else quota)
+        return pool
+
+
+def find_pool(name: str) -> Pool | None:
+    return _POOLS.get(name)
+
+
+def list_pools() -> list[str]:
+    with _POOLS_LOCK:
+        return sorted(_POOLS)
+
+
+def drop_pool(name: str) -> int:
+    """Forget a pool and free its bytes; returns the bytes freed (0 if there was none)."""
+    with _POOLS_LOCK:
+        pool = _POOLS.pop(name, None)
+    return pool.clear() if pool is not None else 0

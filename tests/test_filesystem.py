@@ -1,0 +1,250 @@
+"""Behaviour of memcat:// through fsspec, with fsspec's MemoryFileSystem run through the same tests."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+
+import duckdb
+import fsspec
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+from fsspec.implementations.memory import MemoryFileSystem
+
+import memcatalog
+from memcatalog import MemCatalogFileSystem
+
+# --- behaviour shared with fsspec's MemoryFileSystem --------------------------
+
+
+@pytest.fixture(params=["memcat", "memory"])
+def any_fs(request: pytest.FixtureRequest, pool_name: str) -> Iterator[tuple[fsspec.AbstractFileSystem, str]]:
+    if request.param == "memcat":
+        memcatalog.get_pool(pool_name)
+        yield fsspec.filesystem("memcat"), pool_name
+    else:
+        fs = MemoryFileSystem(global_store=False, skip_instance_cache=True)
+        yield fs, f"/{pool_name}"
+
+
+def _known_fault(request: pytest.FixtureRequest, what: str) -> None:
+    if "memory" in request.node.callspec.id:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=f"MemoryFileSystem: {what}"))
+
+
+def test_exception_inside_write_leaves_no_file(
+    any_fs: tuple[fsspec.AbstractFileSystem, str], request: pytest.FixtureRequest
+) -> None:
+    _known_fault(request, "a file written inside a failed with-block is kept")
+    fs, root = any_fs
+    with pytest.raises(RuntimeError), fs.open(f"{root}/half.bin", "wb") as f:
+        f.write(b"partial")
+        raise RuntimeError("boom")
+    assert not fs.exists(f"{root}/half.bin")
+
+
+def test_file_is_invisible_until_closed(
+    any_fs: tuple[fsspec.AbstractFileSystem, str], request: pytest.FixtureRequest
+) -> None:
+    _known_fault(request, "wb publishes the file at open")
+    fs, root = any_fs
+    f = fs.open(f"{root}/pending.bin", "wb")
+    f.write(b"abc")
+    assert not fs.exists(f"{root}/pending.bin")
+    f.close()
+    assert fs.cat_file(f"{root}/pending.bin") == b"abc"
+
+
+def test_every_open_has_its_own_position(any_fs: tuple[fsspec.AbstractFileSystem, str]) -> None:
+    fs, root = any_fs
+    data = bytes(range(256)) * 4096
+    fs.pipe_file(f"{root}/shared.bin", data)
+    results: dict[int, bytes] = {}
+
+    def read(i: int) -> None:
+        with fs.open(f"{root}/shared.bin", "rb") as f:
+            f.seek(i * 1000)
+            chunks = []
+            for _ in range(200):
+                chunks.append(f.read(997))
+            results[i] = b"".join(chunks)
+
+    threads = [threading.Thread(target=read, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i, got in results.items():
+        assert got == data[i * 1000 : i * 1000 + 997 * 200]
+
+
+def test_overwrite_while_reading_keeps_old_version(any_fs: tuple[fsspec.AbstractFileSystem, str]) -> None:
+    fs, root = any_fs
+    fs.pipe_file(f"{root}/v.bin", b"old-version")
+    reader = fs.open(f"{root}/v.bin", "rb")
+    assert reader.read(4) == b"old-"
+    with fs.open(f"{root}/v.bin", "wb") as f:
+        f.write(b"NEW")
+    assert reader.read() == b"version"
+    assert fs.cat_file(f"{root}/v.bin") == b"NEW"
+
+
+def test_transaction_commits_all_or_nothing(any_fs: tuple[fsspec.AbstractFileSystem, str]) -> None:
+    fs, root = any_fs
+    with pytest.raises(RuntimeError), fs.transaction:
+        with fs.open(f"{root}/t1", "wb") as f:
+            f.write(b"1")
+        raise RuntimeError("abort the transaction")
+    assert not fs.exists(f"{root}/t1")
+    with fs.transaction:
+        for i in range(3):
+            with fs.open(f"{root}/ok{i}", "wb") as f:
+                f.write(b"x")
+        assert not fs.exists(f"{root}/ok0")
+    assert all(fs.exists(f"{root}/ok{i}") for i in range(3))
+
+
+# --- memcat:// specifics ------------------------------------------------------------
+
+
+def test_protocol_is_registered_without_importing_memcatalog() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import fsspec, sys\n"
+        "with fsspec.open('memcat://ep/x.txt', 'wb') as f: f.write(b'ok')\n"
+        "assert 'memcatalog.catalog' not in sys.modules\n"
+        "print(fsspec.open('memcat://ep/x.txt').open().read().decode())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "ok"
+
+
+def test_paths_cannot_leave_their_pool(pool_name: str) -> None:
+    fs = fsspec.filesystem("memcat")
+    fs.pipe_file(f"memcat://{pool_name}/a/../b", b"1")
+    assert fs.cat_file(f"{pool_name}/b") == b"1"
+    for bad in [f"memcat://{pool_name}/../other/x", f"memcat://{pool_name}/a/../../x", "memcat://../x"]:
+        with pytest.raises(PermissionError):
+            fs.pipe_file(bad, b"1")
+    with pytest.raises(ValueError, match="NUL"):
+        fs.pipe_file(f"memcat://{pool_name}/a\x00b", b"1")
+    # an encoded '..' is a plain name, not a way out
+    fs.pipe_file(f"memcat://{pool_name}/%2e%2e/x", b"2")
+    assert fs.cat_file(f"{pool_name}/%2e%2e/x") == b"2"
+
+
+def test_builtin_errors(pool_name: str) -> None:
+    fs = MemCatalogFileSystem()
+    fs.pipe_file(f"{pool_name}/d/f", b"1")
+    with pytest.raises(FileNotFoundError):
+        fs.cat_file(f"{pool_name}/missing")
+    with pytest.raises(FileNotFoundError):
+        fs.cat_file("no-such-pool-xyz/f")
+    with pytest.raises(IsADirectoryError):
+        fs.open(f"{pool_name}/d", "rb")
+    with pytest.raises(NotADirectoryError):
+        fs.pipe_file(f"{pool_name}/d/f/g", b"1")
+    with pytest.raises(FileExistsError):
+        fs.open(f"{pool_name}/d/f", "xb")
+    with pytest.raises(ValueError, match="mode"):
+        fs.open(f"{pool_name}/d/f", "r+b")
+
+
+def test_append_created_and_modified(pool_name: str) -> None:
+    fs = MemCatalogFileSystem()
+    fs.pipe_file(f"{pool_name}/log", b"a")
+    with fs.open(f"{pool_name}/log", "ab") as f:
+        f.write(b"b")
+    assert fs.cat_file(f"{pool_name}/log") == b"ab"
+    assert isinstance(fs.created(f"{pool_name}/log"), datetime)
+    assert isinstance(fs.modified(f"{pool_name}/log"), datetime)
+    assert fs.info(f"{pool_name}/log")["size"] == 2
+
+
+def test_copy_shares_bytes_and_move_keeps_accounting(pool_name: str) -> None:
+    fs = MemCatalogFileSystem()
+    fs.pipe_file(f"{pool_name}/a", b"12345")
+    fs.cp(f"{pool_name}/a", f"{pool_name}/b")
+    fs.mv(f"{pool_name}/b", f"{pool_name}/sub/c")
+    assert fs.read_buffer(f"{pool_name}/sub/c").address == fs.read_buffer(f"{pool_name}/a").address
+    pool = memcatalog.get_pool(pool_name)
+    assert pool.stats().used == 10 and pool.check() == []
+    fs.rm(f"{pool_name}/sub", recursive=True)
+    assert pool.stats().used == 5 and not fs.exists(f"{pool_name}/sub")
+
+
+def test_quota_error_through_fsspec_leaves_nothing(pool_name: str) -> None:
+    pool = memcatalog.get_pool(pool_name, quota=10_000)
+    with pytest.raises(memcatalog.QuotaExceededError), fsspec.open(f"memcat://{pool_name}/big", "wb") as f:
+        for _ in range(100):
+            f.write(b"x" * 1000)
+    assert pool.stats().used == 0 and pool.stats().reserved == 0
+    assert not fsspec.filesystem("memcat").exists(f"{pool_name}/big")
+
+
+# --- real clients --------------------------------------------------------------------
+
+
+@pytest.fixture
+def table() -> pa.Table:
+    return pa.table(
+        {"id": list(range(1000)), "name": [f"n{i}" for i in range(1000)], "x": [i / 3 for i in range(1000)]}
+    )
+
+
+def test_pandas_round_trip_by_url(pool_name: str, table: pa.Table) -> None:
+    df = table.to_pandas()
+    df.to_parquet(f"memcat://{pool_name}/pd/data.parquet")
+    back = pd.read_parquet(f"memcat://{pool_name}/pd/data.parquet")
+    pd.testing.assert_frame_equal(back, df)
+
+
+def test_pyarrow_round_trip(pool_name: str, table: pa.Table) -> None:
+    fs = MemCatalogFileSystem()
+    pq.write_table(table, f"{pool_name}/pa/data.parquet", filesystem=fs)
+    assert pq.read_table(f"{pool_name}/pa/data.parquet", filesystem=fs).equals(table)
+    assert ds.dataset(f"{pool_name}/pa", filesystem=fs, format="parquet").to_table().equals(table)
+    zero_copy = pq.read_table(pa.BufferReader(fs.read_buffer(f"{pool_name}/pa/data.parquet")))
+    assert zero_copy.equals(table)
+
+
+def test_duckdb_reads_and_writes_through_register_filesystem(pool_name: str, table: pa.Table) -> None:
+    fs = MemCatalogFileSystem()
+    pq.write_table(table, f"{pool_name}/duck/in.parquet", filesystem=fs)
+    con = duckdb.connect()
+    con.register_filesystem(fs)
+    total = con.sql(f"SELECT count(*), sum(id) FROM read_parquet('memcat://{pool_name}/duck/in.parquet')").fetchone()
+    assert total == (1000, sum(range(1000)))
+    con.sql(
+        f"COPY (SELECT id * 2 AS id2 FROM read_parquet('memcat://{pool_name}/duck/in.parquet')) "
+        f"TO 'memcat://{pool_name}/duck/out.parquet' (FORMAT parquet)"
+    )
+    out = pq.read_table(f"{pool_name}/duck/out.parquet", filesystem=fs)
+    assert sorted(out.column("id2").to_pylist()) == [i * 2 for i in range(1000)]
+    con.close()
+
+
+def test_pool_is_process_wide_not_per_instance(pool_name: str) -> None:
+    seen: list[bytes] = []
+    fsspec.filesystem("memcat").pipe_file(f"{pool_name}/x", b"from-main")
+
+    def other_thread() -> None:
+        seen.append(fsspec.filesystem("memcat").cat_file(f"{pool_name}/x"))
+
+    t = threading.Thread(target=other_thread)
+    t.start()
+    t.join()
+    assert seen == [b"from-main"]
+
+
+def test_ls_root_lists_pools(pool_name: str) -> None:
+    memcatalog.get_pool(pool_name)
+    assert pool_name in MemCatalogFileSystem().ls("", detail=False)
+    assert str(uuid.uuid4()) not in MemCatalogFileSystem().ls("", detail=False)
