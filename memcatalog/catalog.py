@@ -1,0 +1,337 @@
+"""MemCatalog: pyiceberg's SQL catalog, with its data in a memcat:// pool."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pyiceberg.catalog import Catalog, MetastoreCatalog
+from pyiceberg.catalog.sql import IcebergTables, SqlCatalog
+from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError, TableAlreadyExistsError
+from pyiceberg.io import FileIO, load_file_io
+from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC, PartitionSpec
+from pyiceberg.schema import Schema
+from pyiceberg.serializers import FromInputFile, ToOutputFile
+from pyiceberg.table import CommitTableResponse, Table, TableProperties
+from pyiceberg.table.locations import load_location_provider
+from pyiceberg.table.metadata import TableMetadata, new_table_metadata
+from pyiceberg.table.sorting import UNSORTED_SORT_ORDER, SortOrder
+from pyiceberg.table.update import TableRequirement, TableUpdate
+from pyiceberg.typedef import EMPTY_DICT, Identifier, Properties
+from pyiceberg.types import strtobool
+from pyiceberg.utils.properties import property_as_bool
+from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from typing_extensions import override
+
+from memcatalog import config, maintenance, registry
+from memcatalog.errors import DataNotInMemoryError
+from memcatalog.fileio import is_memcat, locate
+from memcatalog.pool import Pool, get_pool
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from memcatalog.writer import TableWriter
+
+
+@dataclass(frozen=True)
+class TableUsage:
+    """Pool bytes and files under one table's location."""
+
+    identifier: Identifier
+    location: str
+    bytes: int
+    files: int
+
+
+def pyiceberg_config(name: str) -> dict[str, str]:
+    """pyiceberg's own configuration for catalog ``name`` (``.pyiceberg.yaml`` and ``PYICEBERG_CATALOG__*``).
+
+    pyiceberg does not pass it to catalogs loaded by ``py-catalog-impl``, so MemCatalog reads it itself.
+    """
+    from pyiceberg.utils.config import Config
+
+    found = Config().get_catalog_config(name) or {}
+    return {k: str(v) for k, v in found.items() if not isinstance(v, dict) and k not in ("py-catalog-impl", "type")}
+
+
+class MemCatalog(SqlCatalog):
+    """An Iceberg catalog with no server and no disk.
+
+    Args:
+        name: the catalog's name; also its pool's name unless ``pool`` is given.
+        **properties: ``uri`` (SQLAlchemy URL, default in-memory SQLite), ``warehouse``
+            (default ``memcat://<pool>/``), ``quota`` (default 1 GiB), ``pool``, and
+            pyiceberg's usual catalog properties. ``.pyiceberg.yaml`` and
+            ``PYICEBERG_CATALOG__<NAME>__<KEY>`` settings apply under these.
+
+    Example:
+        >>> from memcatalog import MemCatalog
+        >>> cat = MemCatalog("docs_catalog")
+        >>> cat.create_namespace("db")
+        >>> cat.list_namespaces()
+        [('db',)]
+    """
+
+    def __init__(self, name: str, **properties: str) -> None:
+        props: dict[str, str] = {**pyiceberg_config(name), **{k: str(v) for k, v in properties.items()}}
+        pool_name = props.get(config.POOL, name)
+        default_warehouse = f"memcat://{pool_name}/" if pool_name == name else f"memcat://{pool_name}/{name}"
+        props.setdefault(config.WAREHOUSE, default_warehouse)
+        props.setdefault(config.URI, config.DEFAULT_URI)
+        props.setdefault(config.PY_IO_IMPL, config.FILE_IO_IMPL)
+        MetastoreCatalog.__init__(self, name, **props)
+
+        quota = props.get(config.QUOTA)
+        self.pool: Pool = get_pool(pool_name, quota=quota)
+        if quota is not None:
+            self.pool.set_quota(quota)
+        busy = int(props.get(config.SQLITE_BUSY_TIMEOUT, config.DEFAULT_SQLITE_BUSY_TIMEOUT_MS))
+        echo = strtobool(str(props.get("echo", "false")))
+        self.engine = registry.create_registry_engine(props[config.URI], busy_timeout_ms=busy, echo=echo)
+        self._init_catalog()
+        self._cache: OrderedDict[str, TableMetadata] = OrderedDict()
+        self._cache_size = int(props.get(config.METADATA_CACHE_SIZE, config.DEFAULT_METADATA_CACHE_SIZE))
+        self._cache_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"MemCatalog({self.name!r}, pool={self.pool!r})"
+
+    @property
+    def warehouse(self) -> str:
+        return self.properties[config.WAREHOUSE]
+
+    # ---- metadata cache ------------------------------------------------------
+    def _remember(self, location: str, metadata: TableMetadata) -> None:
+        with self._cache_lock:
+            self._cache[location] = metadata
+            self._cache.move_to_end(location)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+
+    def _read_metadata(self, identifier: str, location: str) -> TableMetadata:
+        with self._cache_lock:
+            cached = self._cache.get(location)
+        if cached is not None:
+            return cached
+        io = load_file_io(properties=self.properties, location=location)
+        try:
+            metadata = FromInputFile.table_metadata(io.new_input(location))
+        except FileNotFoundError as e:
+            if not is_memcat(location):
+                raise
+            raise DataNotInMemoryError(
+                f"table {identifier}: its metadata file {location} is not in this process's memory. "
+                "memcatalog keeps table files in the memory of the process that wrote them, and this registry "
+                "outlived it. Recreate the table, or drop it from the registry with drop_table().",
+                location,
+            ) from e
+        self._remember(location, metadata)
+        return metadata
+
+    @override
+    def _write_metadata(self, metadata: TableMetadata, io: FileIO, metadata_path: str) -> None:  # type: ignore[override]
+        ToOutputFile.table_metadata(metadata, io.new_output(metadata_path))
+        self._remember(metadata_path, metadata)
+
+    # ---- tables --------------------------------------------------------------
+    def _split(self, identifier: str | Identifier) -> tuple[Identifier, str, str]:
+        ns_tuple = Catalog.namespace_from(identifier)
+        return ns_tuple + (Catalog.table_name_from(identifier),), Catalog.namespace_to_string(ns_tuple), Catalog.table_name_from(identifier)
+
+    @override
+    def load_table(self, identifier: str | Identifier) -> Table:
+        ident, namespace, table_name = self._split(identifier)
+        location = registry.metadata_location(self.engine, self.name, namespace, table_name, self._iceberg_type_filter())
+        if location is None:
+            raise NoSuchTableError(f"Table does not exist: {namespace}.{table_name}")
+        if not location:
+            raise NoSuchTableError(f"Table property metadata_location is missing: {namespace}.{table_name}")
+        metadata = self._read_metadata(f"{namespace}.{table_name}", location)
+        return Table(
+            identifier=ident,
+            metadata=metadata,
+            metadata_location=location,
+            io=self._load_file_io(metadata.properties, location),
+            catalog=self,
+        )
+
+    @override
+    def create_table(
+        self,
+        identifier: str | Identifier,
+        schema: Schema | pa.Schema,
+        location: str | None = None,
+        partition_spec: PartitionSpec = UNPARTITIONED_PARTITION_SPEC,
+        sort_order: SortOrder = UNSORTED_SORT_ORDER,
+        properties: Properties = EMPTY_DICT,
+    ) -> Table:
+        format_version = int(properties.get(TableProperties.FORMAT_VERSION, TableProperties.DEFAULT_FORMAT_VERSION))
+        iceberg_schema: Schema = self._convert_schema_if_needed(schema, format_version)  # type: ignore[arg-type]
+        ns_tuple = Catalog.namespace_from(identifier)
+        table_name = Catalog.table_name_from(identifier)
+        if not self.namespace_exists(ns_tuple):
+            raise NoSuchNamespaceError(f"Namespace does not exist: {ns_tuple}")
+        namespace = Catalog.namespace_to_string(ns_tuple)
+        if self.table_exists(identifier):
+            raise TableAlreadyExistsError(f"Table {namespace}.{table_name} already exists")
+        location = self._resolve_table_location(location, namespace, table_name)
+        metadata_location = load_location_provider(location, properties).new_table_metadata_file_location()
+        metadata = new_table_metadata(
+            location=location, schema=iceberg_schema, partition_spec=partition_spec, sort_order=sort_order, properties=properties
+        )
+        io = load_file_io(properties=self.properties, location=metadata_location)
+        self._write_metadata(metadata, io, metadata_location)
+        try:
+            with Session(self.engine) as session:
+                session.execute(insert(IcebergTables).values(**self._create_table_row(namespace, table_name, metadata_location)))
+                session.commit()
+        except IntegrityError as e:
+            io.delete(metadata_location)  # lost a race: leave no orphan behind
+            raise TableAlreadyExistsError(f"Table {namespace}.{table_name} already exists") from e
+        except BaseException:
+            io.delete(metadata_location)
+            raise
+        return self.load_table(identifier)
+
+    @override
+    def register_table(self, identifier: str | Identifier, metadata_location: str, overwrite: bool = False) -> Table:
+        # Parse first: a metadata file that cannot be read must not leave a registry row behind.
+        ns = Catalog.namespace_to_string(Catalog.namespace_from(identifier))
+        name = Catalog.table_name_from(identifier)
+        self._read_metadata(f"{ns}.{name}", metadata_location)
+        return super().register_table(identifier, metadata_location, overwrite)
+
+    @override
+    def commit_table(
+        self, table: Table, requirements: tuple[TableRequirement, ...], updates: tuple[TableUpdate, ...]
+    ) -> CommitTableResponse:
+        response = super().commit_table(table, requirements, updates)
+        base = table.metadata
+        if property_as_bool(response.metadata.properties, TableProperties.METADATA_DELETE_AFTER_COMMIT_ENABLED, True):
+            keep = {log.metadata_file for log in response.metadata.metadata_log} | {response.metadata_location}
+            old = {log.metadata_file for log in base.metadata_log} | (
+                {table.metadata_location} if table.metadata_location else set()
+            )
+            for path in old - keep:
+                self._delete_quietly(table.io, path)
+        return response
+
+    @override
+    def purge_table(self, identifier: str | Identifier) -> None:
+        table = self.load_table(identifier)
+        super().purge_table(identifier)
+        location = table.metadata.location
+        if is_memcat(location) and not self._locations_in_use(location):
+            pool, key = locate(location)
+            if pool.is_dir(key):
+                pool.remove_tree(key)
+
+    def _locations_in_use(self, location: str) -> bool:
+        start = location.rstrip("/") + "/"
+        tables = registry.all_tables(self.engine, self.name, self._iceberg_type_filter())
+        return any((loc or "").startswith(start) for _, _, loc in tables)
+
+    @staticmethod
+    def _delete_quietly(io: FileIO, path: str) -> None:
+        try:
+            io.delete(path)
+        except FileNotFoundError:
+            pass
+
+    # ---- memory management ---------------------------------------------------
+    def _live_tables(self) -> list[Table]:
+        out = []
+        for ns, name, _ in registry.all_tables(self.engine, self.name, self._iceberg_type_filter()):
+            try:
+                out.append(self.load_table((*Catalog.identifier_to_tuple(ns), name)))
+            except (NoSuchTableError, FileNotFoundError):
+                continue
+        return out
+
+    def usage(self) -> list[TableUsage]:
+        """Pool bytes and files under each table's location, from the pool's own accounting."""
+        result = []
+        for table in self._live_tables():
+            location = table.metadata.location
+            if not is_memcat(location):
+                continue
+            pool, key = locate(location)
+            size, files = pool.usage(key)
+            result.append(TableUsage(table.name(), location, size, files))
+        return sorted(result, key=lambda u: u.identifier)
+
+    def namespace_usage(self) -> dict[str, tuple[int, int]]:
+        """(bytes, files) per namespace, summed over its tables."""
+        totals: dict[str, tuple[int, int]] = {}
+        for u in self.usage():
+            ns = ".".join(u.identifier[:-1])
+            b, f = totals.get(ns, (0, 0))
+            totals[ns] = (b + u.bytes, f + u.files)
+        return totals
+
+    def reclaim(self, older_than: datetime | None = None, retain_last: int | None = None) -> maintenance.ReclaimResult:
+        """Expire old snapshots, then delete every pool file under the warehouse that no live table references.
+
+        Args:
+            older_than: expire snapshots committed before this time (never the current one, nor a branch or tag head).
+            retain_last: keep at least this many of the newest snapshots of each table.
+
+        Files that a transaction has written but not yet committed look unreferenced: run
+        ``reclaim`` when no write to this catalog is in flight.
+        """
+        result = maintenance.ReclaimResult()
+        if older_than is not None or retain_last is not None:
+            for table in self._live_tables():
+                ids = maintenance.snapshots_to_expire(table, older_than, retain_last)
+                if ids:
+                    table.maintenance.expire_snapshots().by_ids(ids).commit()
+                    result.snapshots_expired += len(ids)
+        referenced: set[str] = set()
+        for table in self._live_tables():
+            referenced |= maintenance.referenced_files(table)
+        pool, key = locate(self.warehouse, create=True)
+        for file_key in pool.keys(key):
+            url = f"memcat://{pool.name}/{file_key}"
+            if url not in referenced:
+                try:
+                    result.bytes_freed += pool.remove(file_key)
+                except FileNotFoundError:
+                    continue
+                result.files_deleted += 1
+                result.deleted.append(url)
+        return result
+
+    def check(self, allow_unreferenced: bool = False) -> list[str]:
+        """Audit the catalog against its pool; returns one line per finding (empty when healthy). Never raises."""
+        findings = list(self.pool.check())
+        referenced: set[str] = set()
+        for ns, name, loc in registry.all_tables(self.engine, self.name, self._iceberg_type_filter()):
+            try:
+                table = self.load_table((*Catalog.identifier_to_tuple(ns), name))
+                files = maintenance.referenced_files(table)
+            except Exception as e:  # an audit reports, it does not raise
+                findings.append(f"table {ns}.{name}: cannot be read ({type(e).__name__}: {e}) [{loc}]")
+                continue
+            referenced |= files
+            for path in sorted(files):
+                if is_memcat(path) and not table.io.new_input(path).exists():
+                    findings.append(f"table {ns}.{name}: references {path}, which is not in the pool")
+        if not allow_unreferenced and is_memcat(self.warehouse):
+            pool, key = locate(self.warehouse, create=True)
+            for file_key in sorted(pool.keys(key)):
+                url = f"memcat://{pool.name}/{file_key}"
+                if url not in referenced:
+                    findings.append(f"unreferenced file {url} ({pool.entry(file_key).size if pool.entry(file_key) else 0} bytes)")
+        return findings
+
+    def writer(self, identifier: str | Identifier, **options: Any) -> TableWriter:
+        """A validating, bounded-memory writer for one table; see :class:`memcatalog.writer.TableWriter`."""
+        from memcatalog.writer import TableWriter
+
+        return TableWriter(self.load_table(identifier), **options)

@@ -1,0 +1,113 @@
+"""A pyiceberg FileIO that sends ``memcat://`` to the pools and every other scheme to pyiceberg's own FileIO."""
+
+from __future__ import annotations
+
+import errno
+from typing import Any
+
+import pyarrow as pa
+from pyiceberg.io import FileIO, InputFile, InputStream, OutputFile, OutputStream, load_file_io
+from pyiceberg.typedef import EMPTY_DICT, Properties
+
+from memcatalog import paths
+from memcatalog.config import PY_IO_IMPL, SCHEME_PREFIX
+from memcatalog.filesystem import WriteFile
+from memcatalog.pool import Pool, find_pool, get_pool
+
+
+def is_memcat(location: str) -> bool:
+    return location.startswith(SCHEME_PREFIX)
+
+
+def locate(location: str, *, create: bool = False) -> tuple[Pool, str]:
+    """The pool and key behind a ``memcat://`` location.
+
+    Raises:
+        FileNotFoundError: the pool does not exist in this process (and ``create`` is false).
+    """
+    pool_name, key = paths.split_pool(paths.normalize(location))
+    pool = get_pool(pool_name) if create else find_pool(pool_name)
+    if pool is None:
+        raise FileNotFoundError(
+            errno.ENOENT,
+            f"no pool named {pool_name!r} in this process: memcat:// data lives only in the memory "
+            "of the process that wrote it",
+            location,
+        )
+    return pool, key
+
+
+class MemInputFile(InputFile):
+    """A stored file; ``open()`` hands out a zero-copy ``pyarrow.BufferReader``."""
+
+    def _buffer(self) -> pa.Buffer:
+        pool, key = locate(self.location)
+        return pool.get(key)
+
+    def __len__(self) -> int:
+        return int(self._buffer().size)
+
+    def exists(self) -> bool:
+        try:
+            pool, key = locate(self.location)
+        except FileNotFoundError:
+            return False
+        return pool.entry(key) is not None
+
+    def open(self, seekable: bool = True) -> InputStream:
+        reader: InputStream = pa.BufferReader(self._buffer())
+        return reader
+
+
+class MemOutputFile(OutputFile):
+    """A file to be written; ``create()`` streams into the pool and publishes on a clean close."""
+
+    def __len__(self) -> int:
+        return len(self.to_input_file())
+
+    def exists(self) -> bool:
+        return self.to_input_file().exists()
+
+    def to_input_file(self) -> InputFile:
+        return MemInputFile(self.location)
+
+    def create(self, overwrite: bool = False) -> OutputStream:
+        pool, key = locate(self.location, create=True)
+        stream: OutputStream = WriteFile(pool.writer(key, exclusive=not overwrite))
+        return stream
+
+
+class MemFileIO(FileIO):
+    """FileIO for memcatalog tables. Picklable: it holds only its properties."""
+
+    def __init__(self, properties: Properties = EMPTY_DICT) -> None:
+        super().__init__(properties)
+        self._fallbacks: dict[str, FileIO] = {}
+
+    def _fallback(self, location: str) -> FileIO:
+        scheme = location.split("://", 1)[0] if "://" in location else "file"
+        io = self._fallbacks.get(scheme)
+        if io is None:
+            props = {k: v for k, v in self.properties.items() if k != PY_IO_IMPL}
+            io = self._fallbacks[scheme] = load_file_io(props, location)
+        return io
+
+    def new_input(self, location: str) -> InputFile:
+        return MemInputFile(location) if is_memcat(location) else self._fallback(location).new_input(location)
+
+    def new_output(self, location: str) -> OutputFile:
+        return MemOutputFile(location) if is_memcat(location) else self._fallback(location).new_output(location)
+
+    def delete(self, location: str | InputFile | OutputFile) -> None:
+        path = location if isinstance(location, str) else location.location
+        if not is_memcat(path):
+            self._fallback(path).delete(location)
+            return
+        pool, key = locate(path)
+        pool.remove(key)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"properties": self.properties}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["properties"])  # type: ignore[misc]
