@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -104,7 +105,7 @@ class MemCatalog(SqlCatalog):
 
     @property
     def warehouse(self) -> str:
-        return self.properties[config.WAREHOUSE]
+        return str(self.properties[config.WAREHOUSE])
 
     # ---- metadata cache ------------------------------------------------------
     def _remember(self, location: str, metadata: TableMetadata) -> None:
@@ -142,12 +143,18 @@ class MemCatalog(SqlCatalog):
     # ---- tables --------------------------------------------------------------
     def _split(self, identifier: str | Identifier) -> tuple[Identifier, str, str]:
         ns_tuple = Catalog.namespace_from(identifier)
-        return ns_tuple + (Catalog.table_name_from(identifier),), Catalog.namespace_to_string(ns_tuple), Catalog.table_name_from(identifier)
+        return (
+            (*ns_tuple, Catalog.table_name_from(identifier)),
+            Catalog.namespace_to_string(ns_tuple),
+            Catalog.table_name_from(identifier),
+        )
 
     @override
     def load_table(self, identifier: str | Identifier) -> Table:
         ident, namespace, table_name = self._split(identifier)
-        location = registry.metadata_location(self.engine, self.name, namespace, table_name, self._iceberg_type_filter())
+        location = registry.metadata_location(
+            self.engine, self.name, namespace, table_name, self._iceberg_type_filter()
+        )
         if location is None:
             raise NoSuchTableError(f"Table does not exist: {namespace}.{table_name}")
         if not location:
@@ -183,13 +190,19 @@ class MemCatalog(SqlCatalog):
         location = self._resolve_table_location(location, namespace, table_name)
         metadata_location = load_location_provider(location, properties).new_table_metadata_file_location()
         metadata = new_table_metadata(
-            location=location, schema=iceberg_schema, partition_spec=partition_spec, sort_order=sort_order, properties=properties
+            location=location,
+            schema=iceberg_schema,
+            partition_spec=partition_spec,
+            sort_order=sort_order,
+            properties=properties,
         )
         io = load_file_io(properties=self.properties, location=metadata_location)
         self._write_metadata(metadata, io, metadata_location)
         try:
             with Session(self.engine) as session:
-                session.execute(insert(IcebergTables).values(**self._create_table_row(namespace, table_name, metadata_location)))
+                session.execute(
+                    insert(IcebergTables).values(**self._create_table_row(namespace, table_name, metadata_location))
+                )
                 session.commit()
         except IntegrityError as e:
             io.delete(metadata_location)  # lost a race: leave no orphan behind
@@ -239,10 +252,8 @@ class MemCatalog(SqlCatalog):
 
     @staticmethod
     def _delete_quietly(io: FileIO, path: str) -> None:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             io.delete(path)
-        except FileNotFoundError:
-            pass
 
     # ---- memory management ---------------------------------------------------
     def _live_tables(self) -> list[Table]:
@@ -326,8 +337,9 @@ class MemCatalog(SqlCatalog):
             pool, key = locate(self.warehouse, create=True)
             for file_key in sorted(pool.keys(key)):
                 url = f"memcat://{pool.name}/{file_key}"
-                if url not in referenced:
-                    findings.append(f"unreferenced file {url} ({pool.entry(file_key).size if pool.entry(file_key) else 0} bytes)")
+                entry = pool.entry(file_key)
+                if url not in referenced and entry is not None:
+                    findings.append(f"unreferenced file {url} ({entry.size} bytes)")
         return findings
 
     def writer(self, identifier: str | Identifier, **options: Any) -> TableWriter:

@@ -33,7 +33,10 @@ def create_registry_engine(uri: str, *, busy_timeout_ms: int, echo: bool = False
     url = make_url(uri)
     if url.get_backend_name() != "sqlite":
         return create_engine(uri, echo=echo, pool_pre_ping=True)
-    kwargs: dict[str, Any] = {"echo": echo, "connect_args": {"check_same_thread": False, "timeout": busy_timeout_ms / 1000}}
+    kwargs: dict[str, Any] = {
+        "echo": echo,
+        "connect_args": {"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
+    }
     if is_memory_sqlite(uri):
         kwargs.update(poolclass=QueuePool, pool_size=1, max_overflow=0, pool_timeout=600, pool_recycle=-1)
     engine = create_engine(uri, **kwargs)

@@ -23,3 +23,22 @@ def pool_name() -> Iterator[str]:
 @pytest.fixture
 def pool(pool_name: str) -> Pool:
     return memcatalog.get_pool(pool_name, quota="1MiB")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """PostgreSQL tests run where a server is given (CI starts one); elsewhere they are deselected, loudly."""
+    import os
+
+    if os.environ.get("MEMCATALOG_TEST_POSTGRES_URI"):
+        return
+    keep = [i for i in items if i.get_closest_marker("postgres") is None]
+    dropped = [i for i in items if i.get_closest_marker("postgres") is not None]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(
+                f"memcatalog: {len(dropped)} PostgreSQL registry tests deselected "
+                "(set MEMCATALOG_TEST_POSTGRES_URI, as .ci/run does, to run them)"
+            )

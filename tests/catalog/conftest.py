@@ -27,7 +27,9 @@ CATALOGS = [
 
 def _fresh_postgres_catalog(name: str) -> MemCatalog:
     if not POSTGRES_URI:
-        pytest.fail("MEMCATALOG_TEST_POSTGRES_URI is not set: run the suite through .ci/run, or deselect with -m 'not postgres'")
+        pytest.fail(
+            "MEMCATALOG_TEST_POSTGRES_URI is not set: run the suite through .ci/run, or deselect with -m 'not postgres'"
+        )
     return MemCatalog(name, uri=POSTGRES_URI)
 
 

@@ -108,7 +108,7 @@ def test_create_load_list_exists_drop(catalog: Catalog) -> None:
     with pytest.raises(TableAlreadyExistsError):
         catalog.create_table("db.t", SCHEMA)
     catalog.drop_table("db.t")
-    with pytest.raises(NoSuchTableError, match="Table does not exist: db.t"):
+    with pytest.raises(NoSuchTableError, match=r"Table does not exist: db\.t"):
         catalog.load_table("db.t")
     with pytest.raises(NoSuchTableError):
         catalog.drop_table("db.t")
