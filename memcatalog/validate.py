@@ -228,7 +228,14 @@ def _validate_arrow(data: pa.Table, schema: Schema, target: pa.Schema, ignore_un
             first = pc.index(pc.is_null(column), True).as_py()
             raise _fail(first, field.name, iceberg_field.field_type, None, "required field is null")
         columns.append(column)
-    table = pa.Table.from_arrays(columns, names=target.names)
+    # The data's own types under the table's names, nullability and field ids.
+    shape = pa.schema(
+        [
+            pa.field(f.name, c.type, nullable=f.nullable, metadata=f.metadata)
+            for f, c in zip(target, columns, strict=False)
+        ]
+    )
+    table = pa.Table.from_arrays(columns, schema=shape)
     try:
         _check_pyarrow_schema_compatible(schema, table.schema)
     except ValueError as e:

@@ -1,0 +1,197 @@
+"""DuckDB over a catalog in one call: ``memcatalog.duckdb.connect(catalog)``.
+
+The returned connection has the ``memcat`` filesystem registered, the iceberg
+extension loaded without network access, and every catalog table as a view
+``namespace.table``. Views are refreshed automatically before each query.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pyiceberg.catalog import Catalog
+from pyiceberg.typedef import Identifier
+
+from memcatalog import registry
+from memcatalog.errors import ExtensionNotAvailableError
+from memcatalog.filesystem import MemCatalogFileSystem
+
+if TYPE_CHECKING:
+    import duckdb as duckdb_module
+
+    from memcatalog.catalog import MemCatalog
+
+_INSTALL_HINT = "pip install 'memcatalog[duckdb]' (duckdb=={v} with duckdb-extension-{ext}=={v})"
+
+
+def _duckdb() -> Any:
+    try:
+        return importlib.import_module("duckdb")
+    except ModuleNotFoundError as e:
+        raise ExtensionNotAvailableError("DuckDB is not installed: pip install 'memcatalog[duckdb]'") from e
+
+
+def load_extension(con: duckdb_module.DuckDBPyConnection, name: str) -> None:
+    """Load a DuckDB extension offline: ``LOAD name`` first, else the binary shipped by ``duckdb-extension-<name>``.
+
+    Raises:
+        ExtensionNotAvailableError: neither works; the message names the package and version to install.
+    """
+    try:
+        con.execute(f"LOAD {name}")
+        return
+    except Exception:  # not installed in DuckDB's own extension directory: try the pip package
+        pass
+    version = _duckdb().__version__
+    try:
+        package = importlib.import_module(f"duckdb_extension_{name}")
+    except ModuleNotFoundError as e:
+        raise ExtensionNotAvailableError(
+            f"DuckDB's {name} extension is not available offline: {_INSTALL_HINT.format(v=version, ext=name)}"
+        ) from e
+    root = Path(package.__file__).parent
+    candidates = sorted(root.glob(f"extensions/v{version}/{name}.duckdb_extension")) or sorted(
+        root.rglob(f"{name}.duckdb_extension")
+    )
+    if not candidates:
+        raise ExtensionNotAvailableError(
+            f"duckdb-extension-{name} ships no binary for duckdb {version}: {_INSTALL_HINT.format(v=version, ext=name)}"
+        )
+    con.execute(f"LOAD '{candidates[0]}'")
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+class CatalogConnection:
+    """A DuckDB connection that shows one or more catalogs' tables as views.
+
+    The first catalog's tables are ``namespace.table``; every catalog's are also
+    ``<catalog name>.namespace.table``. Anything else is passed to the DuckDB
+    connection (``con.raw``).
+    """
+
+    def __init__(self, catalogs: list[MemCatalog], con: duckdb_module.DuckDBPyConnection) -> None:
+        self.raw = con
+        self.catalogs = catalogs
+        self._views: dict[tuple[str, str, str], str] = {}  # (database, schema, view) -> metadata location
+        if "memcat" not in con.list_filesystems():
+            con.register_filesystem(MemCatalogFileSystem())
+        load_extension(con, "avro")
+        load_extension(con, "iceberg")
+        for catalog in catalogs:
+            if catalog.name != "main":
+                con.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {_quote(catalog.name)}")
+        self.refresh()
+
+    # ---- views --------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Bring every view in line with the registry (new, changed, renamed and dropped tables)."""
+        wanted: dict[tuple[str, str, str], str] = {}
+        for i, catalog in enumerate(self.catalogs):
+            for ns, table, location in registry.all_tables(
+                catalog.engine, catalog.name, catalog._iceberg_type_filter()
+            ):
+                if not location:
+                    continue
+                databases = (["memory"] if i == 0 else []) + ([catalog.name] if catalog.name != "main" else [])
+                for db in databases:
+                    wanted[(db, ns, table)] = location
+        for key in [k for k in self._views if k not in wanted]:
+            db, schema, view = key
+            self.raw.execute(f"DROP VIEW IF EXISTS {_quote(db)}.{_quote(schema)}.{_quote(view)}")
+            del self._views[key]
+        for key, location in wanted.items():
+            if self._views.get(key) == location:
+                continue
+            db, schema, view = key
+            self.raw.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(db)}.{_quote(schema)}")
+            self.raw.execute(
+                f"CREATE OR REPLACE VIEW {_quote(db)}.{_quote(schema)}.{_quote(view)} AS "
+                f"SELECT * FROM iceberg_scan({_sql_string(location)})"
+            )
+            self._views[key] = location
+
+    def sql(self, query: str, **kwargs: Any) -> duckdb_module.DuckDBPyRelation:
+        """Run SQL after refreshing the views (see ``duckdb.DuckDBPyConnection.sql``)."""
+        self.refresh()
+        return self.raw.sql(query, **kwargs)
+
+    def execute(self, query: str, parameters: Any = None) -> duckdb_module.DuckDBPyConnection:
+        self.refresh()
+        return self.raw.execute(query, parameters)
+
+    # ---- iceberg helpers ---------------------------------------------------------------
+    def _location(self, identifier: str | Identifier, catalog: MemCatalog | None = None) -> str:
+        return str((catalog or self.catalogs[0]).load_table(identifier).metadata_location)
+
+    def at_snapshot(
+        self, identifier: str | Identifier, *, snapshot_id: int | None = None, timestamp: Any = None
+    ) -> duckdb_module.DuckDBPyRelation:
+        """The table as of a snapshot id or a point in time (a ``datetime`` or an ISO string)."""
+        location = _sql_string(self._location(identifier))
+        if snapshot_id is not None:
+            return self.raw.sql(f"SELECT * FROM iceberg_scan({location}, snapshot_from_id={int(snapshot_id)})")
+        if timestamp is not None:
+            ts = timestamp.isoformat() if hasattr(timestamp, "isoformat") else str(timestamp)
+            return self.raw.sql(
+                f"SELECT * FROM iceberg_scan({location}, snapshot_from_timestamp={_sql_string(ts)}::TIMESTAMP)"
+            )
+        raise ValueError("give snapshot_id= or timestamp=")
+
+    def snapshots(self, identifier: str | Identifier) -> duckdb_module.DuckDBPyRelation:
+        """DuckDB's ``iceberg_snapshots`` of a catalog table."""
+        return self.raw.sql(f"SELECT * FROM iceberg_snapshots({_sql_string(self._location(identifier))})")
+
+    def metadata(self, identifier: str | Identifier) -> duckdb_module.DuckDBPyRelation:
+        """DuckDB's ``iceberg_metadata`` (manifest entries) of a catalog table."""
+        return self.raw.sql(f"SELECT * FROM iceberg_metadata({_sql_string(self._location(identifier))})")
+
+    def append(self, identifier: str | Identifier, query: str, **writer_options: Any) -> int:
+        """Run a query and append its result to a catalog table through the validating writer; returns rows written."""
+        result = self.sql(query).to_arrow_table()
+        with self.catalogs[0].writer(identifier, **writer_options) as w:
+            w.write(result)
+        return int(result.num_rows)
+
+    # ---- plumbing ------------------------------------------------------------------------
+    def close(self) -> None:
+        self.raw.close()
+
+    def __enter__(self) -> CatalogConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.raw, name)
+
+
+def connect(*catalogs: MemCatalog, con: duckdb_module.DuckDBPyConnection | None = None) -> CatalogConnection:
+    """A DuckDB connection over one or more catalogs (see :class:`CatalogConnection`).
+
+    Example:
+        >>> import memcatalog, memcatalog.duckdb, pyarrow as pa
+        >>> cat = memcatalog.MemCatalog("duck_docs")
+        >>> cat.create_namespace("db")
+        >>> cat.create_table("db.events", pa.schema([("n", pa.int64())])).append(pa.table({"n": [1, 2, 3]}))
+        >>> con = memcatalog.duckdb.connect(cat)
+        >>> con.sql("SELECT sum(n) FROM db.events").fetchone()
+        (6,)
+    """
+    if not catalogs:
+        raise ValueError("connect() needs at least one catalog")
+    for c in catalogs:
+        if not isinstance(c, Catalog):
+            raise TypeError(f"connect() takes MemCatalog objects, not {type(c).__name__}")
+    duckdb = _duckdb()
+    connection = con if con is not None else duckdb.connect(config={"allow_unsigned_extensions": "true"})
+    return CatalogConnection(list(catalogs), connection)
