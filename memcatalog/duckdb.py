@@ -51,7 +51,7 @@ def load_extension(con: duckdb_module.DuckDBPyConnection, name: str) -> None:
         raise ExtensionNotAvailableError(
             f"DuckDB's {name} extension is not available offline: {_INSTALL_HINT.format(v=version, ext=name)}"
         ) from e
-    root = Path(package.__file__).parent
+    root = Path(str(package.__file__)).parent
     candidates = sorted(root.glob(f"extensions/v{version}/{name}.duckdb_extension")) or sorted(
         root.rglob(f"{name}.duckdb_extension")
     )

@@ -264,10 +264,10 @@ def test_views_follow_the_catalog(cat: MemCatalog) -> None:
     cat.create_namespace("other")
     cat.rename_table("db.a", "other.b")
     assert con.sql("SELECT count(*) FROM other.b").fetchone() == (2,)  # rename
-    with pytest.raises(Exception, match="db.a|a does not exist"):
+    with pytest.raises(Exception, match=r"db\.a|a does not exist"):
         con.sql("SELECT * FROM db.a").fetchall()
     cat.drop_table("other.b")
-    with pytest.raises(Exception, match="b does not exist|other.b"):
+    with pytest.raises(Exception, match=r"b does not exist|other\.b"):
         con.sql("SELECT * FROM other.b").fetchall()
 
 
