@@ -408,21 +408,23 @@ class PoolWriter:
         self._chunks: list[bytes] = []
         self._size = 0
         self._done = False
+        self._lock = threading.Lock()  # a writer may be aborted from another thread mid-write
 
     def write(self, data: bytes | bytearray | memoryview | pa.Buffer) -> int:
-        if self._done:
-            raise ValueError(f"write to {self.pool._url(self.key)} after it was committed or aborted")
         chunk = memoryview(data).cast("B").tobytes() if not isinstance(data, bytes) else data
         n = len(chunk)
-        if n == 0:
-            return 0
-        try:
-            self.pool._reserve(n, self.key)
-        except QuotaExceededError:
-            self.abort()
-            raise
-        self._chunks.append(chunk)
-        self._size += n
+        with self._lock:
+            if self._done:
+                raise ValueError(f"write to {self.pool._url(self.key)} after it was committed or aborted")
+            if n == 0:
+                return 0
+            try:
+                self.pool._reserve(n, self.key)
+            except QuotaExceededError:
+                self._abort_locked()
+                raise
+            self._chunks.append(chunk)
+            self._size += n
         return n
 
     def tell(self) -> int:
@@ -433,14 +435,18 @@ class PoolWriter:
         return self._done
 
     def commit(self) -> FileEntry:
-        if self._done:
-            raise ValueError(f"{self.pool._url(self.key)} was already committed or aborted")
-        self._done = True
-        buffer = _concat(self._chunks, self._size)
-        self._chunks = []
-        return self.pool._publish(self.key, buffer, self._size, self.exclusive)
+        with self._lock:
+            if self._done:
+                raise ValueError(f"{self.pool._url(self.key)} was already committed or aborted")
+            self._done = True
+            chunks, self._chunks = self._chunks, []
+        return self.pool._publish(self.key, _concat(chunks, self._size), self._size, self.exclusive)
 
     def abort(self) -> None:
+        with self._lock:
+            self._abort_locked()
+
+    def _abort_locked(self) -> None:
         if self._done:
             return
         self._done = True

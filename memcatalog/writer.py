@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import uuid
 from types import TracebackType
@@ -15,6 +14,7 @@ from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table, TableProperties
 
 from memcatalog.config import parse_size
+from memcatalog.tracking import TrackingFileIO
 from memcatalog.validate import Batch, validate
 
 DEFAULT_MAX_BUFFER_BYTES = 64 * 2**20  # bytes of Arrow data held before a flush
@@ -70,6 +70,8 @@ class TableWriter:
         self._buffer: list[pa.Table] = []
         self._buffered_bytes = 0
         self._pending: list[DataFile] = []
+        self._io = TrackingFileIO(table.io)
+        self._committed_files: set[str] = set()
         self._write_uuid = uuid.uuid4()
         self._counter = itertools.count()
         self._closed = False
@@ -104,7 +106,7 @@ class TableWriter:
         data = pa.concat_tables(self._buffer)
         self._buffer, self._buffered_bytes = [], 0
         self._pending.extend(
-            _dataframe_to_data_files(self._metadata(), data, self.table.io, self._write_uuid, self._counter)
+            _dataframe_to_data_files(self._metadata(), data, self._io, self._write_uuid, self._counter)
         )
         if self.commit_every_files and len(self._pending) >= self.commit_every_files:
             self._commit_pending()
@@ -127,10 +129,11 @@ class TableWriter:
             return
         self._closed = True
         self._buffer = []
-        for data_file in self._pending:
-            with contextlib.suppress(FileNotFoundError):
-                self.table.io.delete(data_file.file_path)
         self._pending = []
+        # Files of an earlier commit (commit_every_files) stay; everything else this writer created goes,
+        # including files that pyiceberg's thread pool was still finishing when the failure happened.
+        self._io.created = [loc for loc in self._io.created if loc not in self._committed_files]
+        self._io.abort()
 
     def __enter__(self) -> TableWriter:
         return self
@@ -163,5 +166,6 @@ class TableWriter:
                 with tx.update_snapshot().fast_append() as append:
                     for data_file in self._pending:
                         append.append_data_file(data_file)
+        self._committed_files.update(f.file_path for f in self._pending)
         self._pending = []
         self.snapshots_committed += 1

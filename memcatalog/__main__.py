@@ -1,0 +1,3 @@
+from memcatalog.cli import main
+
+main()

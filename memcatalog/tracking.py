@@ -1,0 +1,143 @@
+"""A FileIO wrapper that knows every file a write created, so an aborted write can remove them all.
+
+pyiceberg writes data files on a shared thread pool; when one file fails (a full
+pool), the others go on in the background. The tracker lets the writer wait for
+them and delete what they publish, so a failed write leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Any
+
+from pyiceberg.io import FileIO, InputFile, OutputFile, OutputStream
+
+
+class WriteAborted(OSError):
+    """A data file was started after its write was aborted."""
+
+
+class TrackingFileIO(FileIO):
+    def __init__(self, inner: FileIO) -> None:
+        super().__init__(inner.properties)
+        self.inner = inner
+        self.created: list[str] = []
+        self.aborted = False
+        self._streams: list[_TrackedStream] = []
+        self._creating = 0
+        self._lock = threading.Condition()
+
+    def new_input(self, location: str) -> InputFile:
+        return self.inner.new_input(location)
+
+    def new_output(self, location: str) -> OutputFile:
+        return _TrackedOutputFile(self.inner.new_output(location), self)
+
+    def delete(self, location: str | InputFile | OutputFile) -> None:
+        self.inner.delete(location)
+
+    def abort(self) -> None:
+        """Refuse new files, discard the ones still open, then delete every file created.
+
+        A stream that publishes after this point sees ``aborted`` and deletes itself.
+        """
+        with self._lock:
+            self.aborted = True
+            self._lock.wait_for(lambda: self._creating == 0, timeout=60)
+            streams = list(self._streams)
+            created = list(self.created)
+        for stream in streams:
+            stream.discard()
+        for location in created:
+            self._delete_quietly(location)
+
+    def _delete_quietly(self, location: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.inner.delete(location)
+
+    def _opened(self, location: str) -> None:
+        with self._lock:
+            if self.aborted:
+                raise WriteAborted(f"write aborted; not creating {location}")
+            self.created.append(location)
+            self._creating += 1
+
+    def _register(self, stream: _TrackedStream | None) -> None:
+        with self._lock:
+            self._creating -= 1
+            if stream is not None:
+                self._streams.append(stream)
+            self._lock.notify_all()
+
+
+class _TrackedOutputFile(OutputFile):
+    def __init__(self, inner: OutputFile, tracker: TrackingFileIO) -> None:
+        super().__init__(inner.location)
+        self.inner = inner
+        self.tracker = tracker
+
+    def __len__(self) -> int:
+        return len(self.inner)
+
+    def exists(self) -> bool:
+        return self.inner.exists()
+
+    def to_input_file(self) -> InputFile:
+        return self.inner.to_input_file()
+
+    def create(self, overwrite: bool = False) -> OutputStream:
+        self.tracker._opened(self.location)
+        try:
+            stream = _TrackedStream(self.inner.create(overwrite=overwrite), self.tracker, self.location)
+        except BaseException:
+            self.tracker._register(None)
+            raise
+        self.tracker._register(stream)
+        return stream
+
+
+class _TrackedStream:
+    def __init__(self, inner: OutputStream, tracker: TrackingFileIO, location: str) -> None:
+        self.inner = inner
+        self.tracker = tracker
+        self.location = location
+        self._done = False
+
+    def write(self, b: bytes) -> int:
+        return self.inner.write(b)
+
+    def tell(self) -> int:
+        return self.inner.tell()
+
+    @property
+    def closed(self) -> bool:
+        return self._done
+
+    def close(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        self.inner.close()
+        if self.tracker.aborted:  # published after the abort's sweep: remove it here
+            self.tracker._delete_quietly(self.location)
+
+    def discard(self) -> None:
+        """Drop the file unpublished (a memcat stream) or published-then-deleted (any other)."""
+        if self._done:
+            return
+        self._done = True
+        discard = getattr(self.inner, "discard", None)
+        if discard is not None:
+            discard()
+        else:
+            self.inner.close()
+
+    def __enter__(self) -> _TrackedStream:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is not None:
+            self.discard()
+        else:
+            self.close()
