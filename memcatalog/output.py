@@ -11,7 +11,7 @@ from rich.table import Table
 
 
 def console() -> Console:
-    return Console(highlight=False)
+    return Console(highlight=False, soft_wrap=True)
 
 
 def print_table(con: Console, headers: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> None:

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+from click.testing import CliRunner
+
+from memcatalog import __version__
+from memcatalog.cli import main
+
+
+def test_help_documents_every_command() -> None:
+    runner = CliRunner()
+    out = runner.invoke(main, ["--help"])
+    assert out.exit_code == 0
+    for command in ("demo", "shell"):
+        assert command in out.output
+        sub = runner.invoke(main, [command, "--help"])
+        assert sub.exit_code == 0 and "Example" in sub.output
+
+
+def test_version() -> None:
+    out = CliRunner().invoke(main, ["--version"])
+    assert out.exit_code == 0 and __version__ in out.output
+
+
+def test_demo_end_to_end_at_tiny_scale() -> None:
+    out = CliRunner().invoke(main, ["demo", "--scale", "0.01"])
+    assert out.exit_code == 0, out.output
+    text = out.output
+    assert "TPC-H Q1" in text and "TPC-H Q6" in text
+    assert "quota exceeded writing memcat://" in text
+    assert "nothing was lost or leaked: table at the same snapshot and pool bytes unchanged = True" in text
+    assert "audit: clean" in text
+    assert "tpch.lineitem" in text
+
+
+def test_demo_agrees_between_duckdb_and_pyiceberg() -> None:
+    from memcatalog.demo import run
+
+    result = run(scale=0.01)
+    duck, py = result["q6"]
+    assert duck == py > 0
+    assert result["time_travel"] == (30, 25)
+
+
+def _files(tmp_path: Path) -> tuple[Path, Path]:
+    table = pa.table({"id": list(range(100)), "city": [f"c{i % 3}" for i in range(100)]})
+    parquet, csv = tmp_path / "trips.parquet", tmp_path / "cities.csv"
+    pq.write_table(table, parquet)
+    pcsv.write_csv(table, csv)
+    return parquet, csv
+
+
+def test_shell_non_interactive(tmp_path: Path) -> None:
+    parquet, csv = _files(tmp_path)
+    out = CliRunner().invoke(
+        main,
+        [
+            "shell",
+            "--load",
+            f"{parquet}:db.trips",
+            "--load",
+            f"{csv}:raw.cities",
+            "-c",
+            "SELECT count(*) AS n, sum(id) AS s FROM db.trips",
+            "-c",
+            ".tables",
+            "-c",
+            ".snapshots db.trips",
+            "-c",
+            "SELECT count(DISTINCT city) AS cities FROM raw.cities",
+        ],
+    )
+    assert out.exit_code == 0, out.output
+    assert "4950" in out.output and "db.trips" in out.output and "raw.cities" in out.output
+    assert "append" in out.output
+    lines = [line.strip() for line in out.output.splitlines()]
+    assert any(line.startswith("3") for line in lines)
+
+
+def test_shell_error_is_one_line_and_nonzero(tmp_path: Path) -> None:
+    out = CliRunner().invoke(main, ["shell", "-c", "SELECT * FROM no_such_table"])
+    assert out.exit_code == 1
+    assert out.output.startswith("error: ") and "Traceback" not in out.output
+    missing = CliRunner().invoke(main, ["shell", "--load", f"{tmp_path}/nope.parquet:db.x"])
+    assert missing.exit_code == 1 and "no such file" in missing.output
+
+
+def test_shell_interactive_session(tmp_path: Path) -> None:
+    parquet, _ = _files(tmp_path)
+    script = f".load {parquet} db.t\nSELECT max(id) AS m FROM db.t\n.usage\n.bogus\n.quit\n"
+    out = CliRunner().invoke(main, ["shell"], input=script)
+    assert out.exit_code == 0, out.output
+    assert "loaded 100 rows into db.t" in out.output
+    assert "99" in out.output
+    assert "unknown command .bogus" in out.output
+    assert "memcat [" in out.output  # the prompt shows pool usage
+
+
+def test_python_dash_m_works() -> None:
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "memcatalog", "--version"], capture_output=True, text=True, check=True)
+    assert __version__ in out.stdout

@@ -1,0 +1,175 @@
+"""Schema conversion round trips and batch validation: the first error rejects the whole batch."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import uuid
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+from pyiceberg.schema import Schema
+from pyiceberg.types import (
+    BinaryType,
+    BooleanType,
+    DateType,
+    DecimalType,
+    DoubleType,
+    FixedType,
+    FloatType,
+    IcebergType,
+    IntegerType,
+    ListType,
+    LongType,
+    MapType,
+    NestedField,
+    StringType,
+    StructType,
+    TimestampType,
+    TimestamptzType,
+    TimeType,
+    UUIDType,
+)
+
+from memcatalog import SchemaValidationError
+from memcatalog.schema import from_arrow, to_arrow
+from memcatalog.validate import validate
+
+UTC = dt.timezone.utc
+
+# (type, a valid value, an invalid value, the reason shown for it)
+CASES: list[tuple[IcebergType, Any, Any, str]] = [
+    (BooleanType(), True, 1, "not a bool"),
+    (IntegerType(), 2**31 - 1, 2**31, "out of range for int"),
+    (LongType(), -(2**63), 2**63, "out of range for long"),
+    (LongType(), 5, 3.7, "a float, not an integer"),
+    (LongType(), 5, "12", "a str, not an integer"),
+    (FloatType(), 1.5, "1.5", "not a number"),
+    (DoubleType(), 2, True, "not a number"),
+    (DecimalType(5, 2), decimal.Decimal("123.45"), decimal.Decimal("1234.5"), "digits before the point"),
+    (DecimalType(5, 2), decimal.Decimal("1.2"), decimal.Decimal("1.234"), "scale 3 is more than 2"),
+    (DecimalType(5, 2), decimal.Decimal("1.00"), 1.0, "use decimal.Decimal"),
+    (DateType(), dt.date(2026, 1, 2), dt.datetime(2026, 1, 2), "not a date"),
+    (TimeType(), dt.time(1, 2, 3), "01:02:03", "not a time"),
+    (TimestampType(), dt.datetime(2026, 1, 2, 3), dt.datetime(2026, 1, 2, tzinfo=UTC), "with a time zone"),
+    (TimestamptzType(), dt.datetime(2026, 1, 2, tzinfo=UTC), dt.datetime(2026, 1, 2), "a naive datetime"),
+    (StringType(), "text", b"bytes", "not a str"),
+    (UUIDType(), uuid.UUID(int=7), "not-a-uuid", "not a uuid.UUID"),
+    (FixedType(3), b"abc", b"abcd", "4 bytes, not 3"),
+    (BinaryType(), b"\x00\x01", "text", "not bytes"),
+]
+
+
+@pytest.mark.parametrize("iceberg_type,good,bad,reason", CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+def test_every_type_valid_and_invalid(iceberg_type: IcebergType, good: Any, bad: Any, reason: str) -> None:
+    schema = Schema(NestedField(1, "id", LongType(), required=True), NestedField(2, "v", iceberg_type, required=False))
+    table = validate([{"id": 1, "v": good}, {"id": 2, "v": None}], schema)
+    assert table.num_rows == 2
+    with pytest.raises(SchemaValidationError) as info:
+        validate([{"id": 1, "v": good}, {"id": 2, "v": bad}], schema)
+    message = str(info.value)
+    assert message.startswith("row 1, field 'v': expected ") and reason in message and repr(bad) in message
+    assert info.value.row == 1 and info.value.field == "v"
+
+
+NESTED = Schema(
+    NestedField(1, "id", LongType(), required=True),
+    NestedField(
+        2,
+        "address",
+        StructType(NestedField(3, "street", StringType()), NestedField(4, "zip", StringType(), required=True)),
+        required=False,
+    ),
+    NestedField(5, "tags", ListType(6, StringType(), element_required=True), required=False),
+    NestedField(
+        7,
+        "scores",
+        MapType(8, StringType(), 9, ListType(10, DoubleType(), element_required=False), value_required=False),
+        required=False,
+    ),
+)
+
+
+@pytest.mark.parametrize(
+    "row,path,reason",
+    [
+        ({"id": 1, "address": {"street": "x"}}, "address.zip", "required field is missing"),
+        ({"id": 1, "address": {"zip": 12345}}, "address.zip", "not a str"),
+        ({"id": 1, "address": {"zip": "1", "planet": "earth"}}, "address.planet", "unknown field"),
+        ({"id": 1, "tags": ["a", "b", "c", 4]}, "tags[3]", "not a str"),
+        ({"id": 1, "tags": ["a", None]}, "tags[1]", "required field is missing or null"),
+        ({"id": 1, "tags": "abc"}, "tags", "not a list"),
+        ({"id": 1, "scores": {"math": [1.0, "x"]}}, "scores['math'][1]", "not a number"),
+        ({"id": 1, "scores": {3: [1.0]}}, "scores[3].key", "not a str"),
+        ({"address": None}, "id", "required field is missing"),
+    ],
+)
+def test_nested_error_paths(row: dict[str, Any], path: str, reason: str) -> None:
+    with pytest.raises(SchemaValidationError) as info:
+        validate([{"id": 0}, row], NESTED)
+    assert info.value.field == path and info.value.row == 1
+    assert reason in str(info.value) and "nothing of this batch was written" in str(info.value)
+
+
+def test_tuples_in_schema_order_and_unknown_fields_option() -> None:
+    schema = Schema(NestedField(1, "a", LongType()), NestedField(2, "b", StringType()))
+    assert validate([(1, "x"), [2, None]], schema).to_pylist() == [{"a": 1, "b": "x"}, {"a": 2, "b": None}]
+    with pytest.raises(SchemaValidationError, match="2 values in schema order"):
+        validate([(1,)], schema)
+    assert validate([{"a": 1, "zz": 9}], schema, ignore_unknown_fields=True).to_pylist() == [{"a": 1, "b": None}]
+
+
+def test_arrow_and_pandas_inputs() -> None:
+    schema = Schema(NestedField(1, "a", LongType(), required=True), NestedField(2, "b", StringType()))
+    table = pa.table({"a": pa.array([1, 2], pa.int64()), "b": ["x", "y"]})
+    assert validate(table, schema).column("a").to_pylist() == [1, 2]
+    assert validate(table.to_batches()[0], schema).num_rows == 2
+    assert validate(pd.DataFrame({"a": [3], "b": ["z"]}), schema).to_pylist() == [{"a": 3, "b": "z"}]
+    assert validate(pa.table({"a": pa.array([1], pa.int64())}), schema).column("b").null_count == 1
+    with pytest.raises(SchemaValidationError, match="row 1, field 'a'.*required field is null"):
+        validate(pa.table({"a": pa.array([1, None], pa.int64())}), schema)
+    with pytest.raises(SchemaValidationError, match="field 'c'.*unknown column"):
+        validate(pa.table({"a": pa.array([1], pa.int64()), "c": [1]}), schema)
+    with pytest.raises(SchemaValidationError, match="does not match"):
+        validate(pa.table({"a": pa.array(["1"])}), schema)
+    with pytest.raises(SchemaValidationError, match="required column is missing"):
+        validate(pa.table({"b": ["1"]}), schema)
+
+
+ROUND_TRIP = Schema(
+    NestedField(1, "b", BooleanType(), required=True, doc="a flag"),
+    NestedField(2, "i", IntegerType()),
+    NestedField(3, "l", LongType()),
+    NestedField(4, "f", FloatType()),
+    NestedField(5, "d", DoubleType()),
+    NestedField(6, "dec", DecimalType(38, 10)),
+    NestedField(7, "date", DateType()),
+    NestedField(8, "time", TimeType()),
+    NestedField(9, "ts", TimestampType()),
+    NestedField(10, "tstz", TimestamptzType()),
+    NestedField(11, "s", StringType(), doc="some text"),
+    NestedField(12, "u", UUIDType()),
+    NestedField(13, "fx", FixedType(16)),
+    NestedField(14, "bin", BinaryType()),
+    NestedField(
+        15,
+        "deep",
+        StructType(
+            NestedField(
+                16, "inner", ListType(17, MapType(18, StringType(), 19, StructType(NestedField(20, "x", LongType()))))
+            )
+        ),
+        required=True,
+    ),
+)
+
+
+def test_schema_round_trip_keeps_ids_required_and_docs() -> None:
+    arrow = to_arrow(ROUND_TRIP)
+    assert arrow.field("b").metadata[b"PARQUET:field_id"] == b"1"
+    assert not arrow.field("b").nullable and arrow.field("i").nullable
+    back = from_arrow(arrow)
+    assert back == ROUND_TRIP
+    assert back.find_field("s").doc == "some text"
