@@ -128,9 +128,9 @@ def test_arrow_and_pandas_inputs() -> None:
     assert validate(table.to_batches()[0], schema).num_rows == 2
     assert validate(pd.DataFrame({"a": [3], "b": ["z"]}), schema).to_pylist() == [{"a": 3, "b": "z"}]
     assert validate(pa.table({"a": pa.array([1], pa.int64())}), schema).column("b").null_count == 1
-    with pytest.raises(SchemaValidationError, match="row 1, field 'a'.*required field is null"):
+    with pytest.raises(SchemaValidationError, match=r"row 1, field .a..*required field is null"):
         validate(pa.table({"a": pa.array([1, None], pa.int64())}), schema)
-    with pytest.raises(SchemaValidationError, match="field 'c'.*unknown column"):
+    with pytest.raises(SchemaValidationError, match=r"field .c..*unknown column"):
         validate(pa.table({"a": pa.array([1], pa.int64()), "c": [1]}), schema)
     with pytest.raises(SchemaValidationError, match="does not match"):
         validate(pa.table({"a": pa.array(["1"])}), schema)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -37,46 +36,66 @@ def batch(start: int, n: int) -> pa.Table:
     )
 
 
-def rss_bytes() -> int:
+PROBE = """
+import json, numpy as np, pyarrow as pa
+import memcatalog.duckdb
+from memcatalog import MemCatalog
+from pyiceberg.schema import Schema
+from pyiceberg.types import LongType, NestedField
+
+def rss():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * 4096
 
+cat = MemCatalog("probe")
+cat.create_namespace("db")
+cat.create_table("db.big", Schema(NestedField(1, "id", LongType(), required=True), NestedField(2, "v", LongType())))
+rows_per_batch, batches = 250_000, 40
+peak_arrow = peak_rss = 0
+with cat.writer("db.big", max_buffer_bytes="8MiB") as w:
+    # Warm up: the first flush loads the Parquet and compression libraries and starts
+    # pyiceberg's thread pool (~150 MB of RSS once per process); measure after it.
+    w.write(pa.table({"id": pa.array([-1], pa.int64()), "v": pa.array([-1], pa.int64())}))
+    w.flush()
+    rss_start, pool_start = rss(), cat.pool.stats().used
+    for i in range(batches):
+        ids = pa.array(np.arange(i * rows_per_batch, (i + 1) * rows_per_batch, dtype=np.int64))
+        w.write(pa.table({"id": ids, "v": ids}))
+        peak_arrow = max(peak_arrow, pa.total_allocated_bytes())
+        peak_rss = max(peak_rss, rss() - rss_start)
+stats = cat.pool.stats()
+table = cat.load_table("db.big")
+duck = memcatalog.duckdb.connect(cat).sql("SELECT count(*), sum(id) FROM db.big WHERE id >= 0").fetchone()
+print(json.dumps({
+    "rows": rows_per_batch * batches, "raw_bytes": rows_per_batch * batches * 16,
+    "peak_arrow": peak_arrow, "peak_rss_growth": peak_rss, "stored": stats.used - pool_start,
+    "pool_peak": stats.peak, "pool_used": stats.used, "snapshots": len(table.metadata.snapshots),
+    "total_records": int(table.current_snapshot().summary["total-records"]), "duckdb": list(duck),
+    "check": cat.check(),
+}))
+"""
 
-def test_ten_million_rows_stream_in_bounded_memory(cat: MemCatalog) -> None:
-    schema = Schema(NestedField(1, "id", LongType(), required=True), NestedField(2, "v", LongType()))
-    cat.create_table("db.big", schema)
-    rows_per_batch, batches = 250_000, 40
-    raw_bytes = rows_per_batch * batches * 16  # two int64 columns: 160 MB of Arrow data
-    peak_arrow, peak_rss_growth = 0, 0
-    with cat.writer("db.big", max_buffer_bytes="8MiB") as w:
-        # Warm up: the first flush loads the Parquet and compression libraries and starts
-        # pyiceberg's thread pool (~150 MB of RSS once per process); measure after it.
-        w.write(pa.table({"id": pa.array([-1], pa.int64()), "v": pa.array([-1], pa.int64())}))
-        w.flush()
-        rss_start, pool_start = rss_bytes(), cat.pool.stats().used
-        for i in range(batches):
-            ids = pa.array(np.arange(i * rows_per_batch, (i + 1) * rows_per_batch, dtype=np.int64))
-            w.write(pa.table({"id": ids, "v": ids}))
-            peak_arrow = max(peak_arrow, pa.total_allocated_bytes())
-            peak_rss_growth = max(peak_rss_growth, rss_bytes() - rss_start)
-    stats = cat.pool.stats()
-    table = cat.load_table("db.big")
-    summary = table.current_snapshot().summary  # type: ignore[union-attr]
-    assert summary is not None and summary["total-records"] == str(rows_per_batch * batches + 1)
-    assert len(table.metadata.snapshots) == 1, "one snapshot at the end"
-    # Arrow memory held at any point is a few buffers, not the stream: 160 MB went through.
-    assert peak_arrow < 64 * 2**20, f"peak Arrow allocation {peak_arrow} bytes"
-    # The process grows by what the pool stores plus a bounded working set, not by the stream.
-    assert stats.used < raw_bytes / 2
-    stored = stats.used - pool_start
-    # Holding the stream would cost at least raw_bytes more; the allocator keeps some freed pages.
-    assert peak_rss_growth < stored + raw_bytes / 2, f"RSS grew {peak_rss_growth} bytes; the pool gained {stored}"
-    assert stats.peak <= stats.used + 8 * 2**20
-    con = memcatalog.duckdb.connect(cat)
-    assert con.sql("SELECT count(*), sum(id) FROM db.big WHERE id >= 0").fetchone() == (
-        rows_per_batch * batches,
-        sum(range(rows_per_batch * batches)),
-    )
+
+def test_ten_million_rows_stream_in_bounded_memory() -> None:
+    """Measured in a fresh process, so other tests' memory does not blur the numbers."""
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True)
+    m = json.loads(out.stdout)
+    n = m["rows"]
+    assert m["total_records"] == n + 1 and m["snapshots"] == 1, "one snapshot at the end"
+    assert m["duckdb"] == [n, n * (n - 1) // 2]
+    assert m["check"] == []
+    # Arrow memory held at any point is a few buffers, not the 160 MB stream.
+    assert m["peak_arrow"] < 64 * 2**20, m
+    # The pool never held more than its final content plus one buffer's worth of files.
+    assert m["pool_peak"] <= m["pool_used"] + 8 * 2**20, m
+    # The process grows by what the pool stores plus a bounded working set; holding the
+    # stream would cost at least raw_bytes more. (The allocator keeps some freed pages.)
+    assert m["stored"] < m["raw_bytes"] / 2, m
+    assert m["peak_rss_growth"] < m["stored"] + m["raw_bytes"] / 2, m
 
 
 def test_read_back_through_pyiceberg_and_duckdb_equals_input(cat: MemCatalog) -> None:
@@ -93,11 +112,13 @@ def test_read_back_through_pyiceberg_and_duckdb_equals_input(cat: MemCatalog) ->
 
 def test_invalid_batch_mid_stream_commits_nothing_and_frees_every_byte(cat: MemCatalog) -> None:
     before = cat.pool.stats()
-    with pytest.raises(SchemaValidationError, match="row 2, field 'id'"):
-        with cat.writer("db.t", max_buffer_bytes=1000) as w:
-            for i in range(10):
-                w.write(batch(i * 1000, 1000))  # flushes files as it goes
-            w.write([{"id": 1}, {"id": 2}, {"id": "three"}])
+    with (
+        pytest.raises(SchemaValidationError, match="row 2, field 'id'"),
+        cat.writer("db.t", max_buffer_bytes=1000) as w,
+    ):
+        for i in range(10):
+            w.write(batch(i * 1000, 1000))  # flushes files as it goes
+        w.write([{"id": 1}, {"id": 2}, {"id": "three"}])
     assert cat.load_table("db.t").current_snapshot() is None
     after = cat.pool.stats()
     assert (after.used, after.files, after.reserved) == (before.used, before.files, 0)
