@@ -241,7 +241,9 @@ def _validate_arrow(data: pa.Table, schema: Schema, target: pa.Schema, ignore_un
     except ValueError as e:
         raise SchemaValidationError(f"the batch's Arrow schema does not match the table: {e}") from e
     try:
-        cast = [c if c.type == f.type else c.cast(f.type, safe=True) for c, f in zip(table.columns, target, strict=True)]
+        cast = [
+            c if c.type == f.type else c.cast(f.type, safe=True) for c, f in zip(table.columns, target, strict=True)
+        ]
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
         raise SchemaValidationError(f"the batch cannot be converted to the table's types without loss: {e}") from e
     return pa.Table.from_arrays(cast, schema=target)
