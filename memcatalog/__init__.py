@@ -6,6 +6,7 @@ from memcatalog.config import parse_size
 from memcatalog.errors import (
     DataNotInMemoryError,
     ExtensionNotAvailableError,
+    InvalidMetadataError,
     MemcatalogError,
     QuotaExceededError,
     SchemaValidationError,
@@ -18,6 +19,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DataNotInMemoryError",
     "ExtensionNotAvailableError",
+    "InvalidMetadataError",
     "MemCatalog",
     "MemCatalogFileSystem",
     "MemcatalogError",

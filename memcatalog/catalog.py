@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyiceberg.catalog import Catalog, MetastoreCatalog
 from pyiceberg.catalog.sql import IcebergTables, SqlCatalog
-from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError, TableAlreadyExistsError
+from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError, TableAlreadyExistsError, ValidationError
 from pyiceberg.io import FileIO, load_file_io
 from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC, PartitionSpec
 from pyiceberg.schema import Schema
@@ -30,8 +30,9 @@ from sqlalchemy.orm import Session
 from typing_extensions import override
 
 from memcatalog import config, maintenance, registry
-from memcatalog.errors import DataNotInMemoryError
+from memcatalog.errors import DataNotInMemoryError, InvalidMetadataError
 from memcatalog.fileio import is_memcat, locate
+from memcatalog.names import check_identifier
 from memcatalog.pool import Pool, get_pool
 
 if TYPE_CHECKING:
@@ -99,6 +100,7 @@ class MemCatalog(SqlCatalog):
         self._cache: OrderedDict[str, TableMetadata] = OrderedDict()
         self._cache_size = int(props.get(config.METADATA_CACHE_SIZE, config.DEFAULT_METADATA_CACHE_SIZE))
         self._cache_lock = threading.Lock()
+        self._commit_state = threading.local()
 
     def __repr__(self) -> str:
         return f"MemCatalog({self.name!r}, pool={self.pool!r})"
@@ -132,6 +134,10 @@ class MemCatalog(SqlCatalog):
                 "outlived it. Recreate the table, or drop it from the registry with drop_table().",
                 location,
             ) from e
+        except (ValidationError, ValueError, UnicodeDecodeError) as e:
+            raise InvalidMetadataError(
+                f"table {identifier}: {location} is not a readable Iceberg metadata file ({type(e).__name__}: {e})"
+            ) from e
         self._remember(location, metadata)
         return metadata
 
@@ -139,6 +145,9 @@ class MemCatalog(SqlCatalog):
     def _write_metadata(self, metadata: TableMetadata, io: FileIO, metadata_path: str) -> None:  # type: ignore[override]
         ToOutputFile.table_metadata(metadata, io.new_output(metadata_path))
         self._remember(metadata_path, metadata)
+        written = getattr(self._commit_state, "written", None)
+        if written is not None:
+            written.append((io, metadata_path))
 
     # ---- tables --------------------------------------------------------------
     def _split(self, identifier: str | Identifier) -> tuple[Identifier, str, str]:
@@ -182,6 +191,8 @@ class MemCatalog(SqlCatalog):
         iceberg_schema: Schema = self._convert_schema_if_needed(schema, format_version)  # type: ignore[arg-type]
         ns_tuple = Catalog.namespace_from(identifier)
         table_name = Catalog.table_name_from(identifier)
+        check_identifier(ns_tuple, "namespace")
+        check_identifier([table_name], "table name")
         if not self.namespace_exists(ns_tuple):
             raise NoSuchNamespaceError(f"Namespace does not exist: {ns_tuple}")
         namespace = Catalog.namespace_to_string(ns_tuple)
@@ -213,8 +224,21 @@ class MemCatalog(SqlCatalog):
         return self.load_table(identifier)
 
     @override
+    def create_namespace(self, namespace: str | Identifier, properties: Properties = EMPTY_DICT) -> None:
+        check_identifier(Catalog.identifier_to_tuple(namespace), "namespace")
+        super().create_namespace(namespace, properties)
+
+    @override
+    def rename_table(self, from_identifier: str | Identifier, to_identifier: str | Identifier) -> Table:
+        check_identifier(Catalog.namespace_from(to_identifier), "namespace")
+        check_identifier([Catalog.table_name_from(to_identifier)], "table name")
+        return super().rename_table(from_identifier, to_identifier)
+
+    @override
     def register_table(self, identifier: str | Identifier, metadata_location: str, overwrite: bool = False) -> Table:
         # Parse first: a metadata file that cannot be read must not leave a registry row behind.
+        check_identifier(Catalog.namespace_from(identifier), "namespace")
+        check_identifier([Catalog.table_name_from(identifier)], "table name")
         ns = Catalog.namespace_to_string(Catalog.namespace_from(identifier))
         name = Catalog.table_name_from(identifier)
         self._read_metadata(f"{ns}.{name}", metadata_location)
@@ -224,7 +248,17 @@ class MemCatalog(SqlCatalog):
     def commit_table(
         self, table: Table, requirements: tuple[TableRequirement, ...], updates: tuple[TableUpdate, ...]
     ) -> CommitTableResponse:
-        response = super().commit_table(table, requirements, updates)
+        written: list[tuple[FileIO, str]] = []
+        self._commit_state.written = written
+        try:
+            response = super().commit_table(table, requirements, updates)
+        except BaseException:
+            # The registry did not take the new metadata file (a lost race, a registry fault): free it.
+            for io, path in written:
+                self._delete_quietly(io, path)
+            raise
+        finally:
+            self._commit_state.written = None
         base = table.metadata
         if property_as_bool(response.metadata.properties, TableProperties.METADATA_DELETE_AFTER_COMMIT_ENABLED, True):
             keep = {log.metadata_file for log in response.metadata.metadata_log} | {response.metadata_location}

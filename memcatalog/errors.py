@@ -46,6 +46,10 @@ class DataNotInMemoryError(MemcatalogError, FileNotFoundError):
         return str(self.strerror)
 
 
+class InvalidMetadataError(MemcatalogError, ValueError):
+    """A file given as Iceberg table metadata cannot be parsed."""
+
+
 class SchemaValidationError(MemcatalogError, ValueError):
     """A batch does not match the table's Iceberg schema; nothing of it was written."""
 
