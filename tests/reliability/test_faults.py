@@ -128,11 +128,11 @@ def test_duckdb_connection_closed_mid_query(cat: MemCatalog) -> None:
 )
 def test_hostile_names_are_refused_clearly(cat: MemCatalog, name: str) -> None:
     files_before = set(cat.pool.keys())
-    with pytest.raises(ValueError, match="invalid (namespace|table name)"):
+    with pytest.raises(ValueError, match=r"invalid (namespace|table name)"):
         cat.create_namespace(("db", name) if name else name)
-    with pytest.raises(ValueError, match="invalid (namespace|table name)"):
+    with pytest.raises(ValueError, match=r"invalid (namespace|table name)"):
         cat.create_table(("db", name), SCHEMA)
-    with pytest.raises(ValueError, match="invalid (namespace|table name)"):
+    with pytest.raises(ValueError, match=r"invalid (namespace|table name)"):
         cat.rename_table("db.t", ("db", name))
     assert set(cat.pool.keys()) == files_before
     assert cat.list_tables("db") == [("db", "t")]

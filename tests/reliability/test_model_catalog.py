@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 
 import hypothesis.strategies as st
@@ -122,10 +123,8 @@ class CatalogMachine(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         for key in list(self.tables):
-            try:
+            with contextlib.suppress(NoSuchTableError):
                 self.catalog.drop_table(key)
-            except NoSuchTableError:
-                pass
         self.catalog.reclaim()
         assert self.catalog.check() == []
         assert self.catalog.pool.stats().used == 0
