@@ -376,6 +376,10 @@ class MemCatalog(SqlCatalog):
                     findings.append(f"unreferenced file {url} ({entry.size} bytes)")
         return findings
 
+    def load_file_io_for(self, location: str) -> FileIO:
+        """The FileIO this catalog uses for ``location``."""
+        return load_file_io(properties=self.properties, location=location)
+
     def writer(self, identifier: str | Identifier, **options: Any) -> TableWriter:
         """A validating, bounded-memory writer for one table; see :class:`memcatalog.writer.TableWriter`."""
         from memcatalog.writer import TableWriter

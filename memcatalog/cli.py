@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -69,7 +71,8 @@ def demo(scale: float, quota: str) -> None:
     "--load", "loads", multiple=True, metavar="PATH:NS.TABLE", help="Load a Parquet/CSV file into a table first."
 )
 @click.option("--quota", default="1GiB", show_default=True, help="Pool quota.")
-def shell(commands: tuple[str, ...], loads: tuple[str, ...], quota: str) -> None:
+@click.option("--restore", "archive", default=None, help="Start from a saved catalog (.tar archive or directory).")
+def shell(commands: tuple[str, ...], loads: tuple[str, ...], quota: str, archive: str | None) -> None:
     """An interactive DuckDB SQL shell over an in-memory catalog.
 
     \b
@@ -77,6 +80,7 @@ def shell(commands: tuple[str, ...], loads: tuple[str, ...], quota: str) -> None
       memcatalog shell
       memcatalog shell --load trips.parquet:db.trips -c "SELECT count(*) FROM db.trips"
       memcatalog shell --load a.csv:db.a -c ".tables" -c ".snapshots db.a"
+      memcatalog shell --restore tables.tar -c "SELECT count(*) FROM db.orders"
     """
     import uuid
 
@@ -84,7 +88,12 @@ def shell(commands: tuple[str, ...], loads: tuple[str, ...], quota: str) -> None
     from memcatalog.pool import drop_pool
     from memcatalog.shell import Shell
 
-    catalog = MemCatalog(f"shell_{uuid.uuid4().hex[:6]}", quota=quota)
+    if archive:
+        from memcatalog.transfer import restore
+
+        catalog = restore(archive, quota=quota)
+    else:
+        catalog = MemCatalog(f"shell_{uuid.uuid4().hex[:6]}", quota=quota)
     try:
         sh = Shell(catalog, console())
         for spec in loads:
@@ -127,3 +136,132 @@ def stress(seed: int, threads: int, operations: int, quota: str, tables: int, no
     click.echo(report.summary())
     if not report.ok:
         sys.exit(1)
+
+
+@contextmanager
+def _open_archive(archive: str, quota: str | None = None) -> Iterator[Any]:
+    """A catalog restored from ``archive`` (or new and empty when it does not exist yet), freed afterwards."""
+    import uuid
+    from pathlib import Path
+
+    from memcatalog.catalog import MemCatalog
+    from memcatalog.pool import drop_pool
+    from memcatalog.transfer import restore
+
+    props = {"quota": quota} if quota else {}
+    catalog = (
+        restore(archive, **props) if Path(archive).exists() else MemCatalog(f"archive_{uuid.uuid4().hex[:6]}", **props)
+    )
+    try:
+        yield catalog
+    finally:
+        catalog.close()
+        drop_pool(catalog.pool.name)
+
+
+@main.command("restore")
+@click.argument("archive")
+def restore_cmd(archive: str) -> None:
+    """Restore a saved catalog and show what it holds (tables, snapshots, bytes).
+
+    \b
+    Example:
+      memcatalog restore tables.tar
+    """
+    from memcatalog.config import format_size
+    from memcatalog.output import print_table
+
+    with _open_archive(archive) as catalog:
+        rows = []
+        for usage in catalog.usage():
+            table = catalog.load_table(usage.identifier)
+            rows.append((".".join(usage.identifier), len(table.snapshots()), format_size(usage.bytes), usage.files))
+        print_table(
+            console(), ["table", "snapshots", "bytes", "files"], rows, title=f"{archive}: catalog {catalog.name!r}"
+        )
+        problems = catalog.check()
+    click.echo("audit: clean" if not problems else "audit: " + "; ".join(problems))
+
+
+@main.command("import")
+@click.argument("source")
+@click.argument("name")
+@click.option(
+    "--save", "archive", required=True, help="Archive (.tar) or directory to add the table to (created if missing)."
+)
+@click.option("--quota", default=None, help="Pool quota while importing.")
+def import_cmd(source: str, name: str, archive: str, quota: str | None) -> None:
+    """Copy an Iceberg table (a metadata file path or URL) with its history into a saved catalog.
+
+    \b
+    Example:
+      memcatalog import /lake/orders/metadata/00007-ab.metadata.json db.orders --save tables.tar
+    """
+    from pyiceberg.catalog import Catalog
+
+    from memcatalog.transfer import import_table, save
+
+    with _open_archive(archive, quota) as catalog:
+        namespace = Catalog.namespace_from(name)
+        if not catalog.namespace_exists(namespace):
+            catalog.create_namespace(namespace)
+        table = import_table(catalog, name, source, progress=True)
+        _replace_save(catalog, archive, save)
+    click.echo(f"imported {name} ({len(table.snapshots())} snapshots) into {archive}")
+
+
+def _replace_save(catalog: Any, archive: str, save: Any) -> None:
+    import shutil
+    from pathlib import Path
+
+    path = Path(archive)
+    if path.is_dir():
+        staging = path.with_name(path.name + ".new")
+        save(catalog, staging)
+        shutil.rmtree(path)
+        staging.rename(path)
+    else:
+        save(catalog, path)
+
+
+@main.command("export")
+@click.argument("archive")
+@click.option("--uri", help="SQLAlchemy URL of the target SQL catalog's registry.")
+@click.option("--warehouse", help="Target warehouse (file://..., s3://...).")
+@click.option("--catalog", "catalog_name", help="Or: a catalog configured in .pyiceberg.yaml / environment.")
+@click.option("--table", "tables", multiple=True, help="Export only these tables (NS.TABLE); default all.")
+@click.option("-P", "--property", "props", multiple=True, metavar="KEY=VALUE", help="Extra target catalog property.")
+def export_cmd(
+    archive: str,
+    uri: str | None,
+    warehouse: str | None,
+    catalog_name: str | None,
+    tables: tuple[str, ...],
+    props: tuple[str, ...],
+) -> None:
+    """Graduate saved tables to a real warehouse: every snapshot, paths rewritten, registered in the target catalog.
+
+    \b
+    Examples:
+      memcatalog export tables.tar --uri sqlite:////data/registry.db --warehouse file:///data/wh
+      memcatalog export tables.tar --uri postgresql+psycopg2://me@db/iceberg --warehouse s3://lake/wh \\
+          -P s3.endpoint=http://127.0.0.1:9000
+      memcatalog export tables.tar --catalog prod --table db.orders
+    """
+    from pyiceberg.catalog import load_catalog
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    from memcatalog.transfer import export_table
+
+    extra = dict(p.split("=", 1) for p in props)
+    if catalog_name:
+        target = load_catalog(catalog_name, **extra)
+    elif uri and warehouse:
+        target = SqlCatalog("default", uri=uri, warehouse=warehouse, **extra)
+    else:
+        raise click.UsageError("give --catalog NAME, or --uri and --warehouse")
+    with _open_archive(archive) as catalog:
+        names = list(tables) or [".".join(u.identifier) for u in catalog.usage()]
+        for name in names:
+            table = export_table(catalog, name, target, progress=True)
+            click.echo(f"exported {name}: {len(table.snapshots())} snapshots -> {table.metadata_location}")

@@ -88,7 +88,8 @@ class MemFileIO(FileIO):
         scheme = location.split("://", 1)[0] if "://" in location else "file"
         io = self._fallbacks.get(scheme)
         if io is None:
-            props = {k: v for k, v in self.properties.items() if k != PY_IO_IMPL}
+            # Without our own impl and memcat:// warehouse, pyiceberg picks its FileIO by the location alone.
+            props = {k: v for k, v in self.properties.items() if k not in (PY_IO_IMPL, "warehouse")}
             io = self._fallbacks[scheme] = load_file_io(props, location)
         return io
 

@@ -22,6 +22,7 @@ HELP = """dot commands:
   .snapshots NAMESPACE.TABLE   list a table's snapshots
   .at NAMESPACE.TABLE ID       show a table as of a snapshot id (time travel)
   .usage                       pool usage
+  .save PATH                   save the catalog to a .tar archive or a new directory
   .help  .quit
 anything else is DuckDB SQL; tables are views named NAMESPACE.TABLE"""
 
@@ -49,6 +50,7 @@ class Shell:
             ".snapshots": self.snapshots,
             ".at": self.at,
             ".usage": self.usage,
+            ".save": self.save,
             ".help": lambda _: self.out.print(HELP),
         }
 
@@ -120,6 +122,14 @@ class Shell:
                 )
             ],
         )
+
+    def save(self, args: list[str]) -> None:
+        from memcatalog.transfer import save
+
+        if len(args) != 1:
+            raise ValueError("usage: .save PATH")
+        manifest = save(self.catalog, args[0])
+        self.out.print(f"saved {len(manifest['tables'])} tables ({len(manifest['files'])} files) to {args[0]}")
 
     def interact(self) -> None:
         self.out.print(

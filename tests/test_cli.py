@@ -106,3 +106,37 @@ def test_python_dash_m_works() -> None:
 
     out = subprocess.run([sys.executable, "-m", "memcatalog", "--version"], capture_output=True, text=True, check=True)
     assert __version__ in out.stdout
+
+
+def test_save_restore_export_import_commands(tmp_path: Path) -> None:
+    parquet, _ = _files(tmp_path)
+    archive = tmp_path / "tables.tar"
+    runner = CliRunner()
+    out = runner.invoke(main, ["shell", "--load", f"{parquet}:db.trips", "-c", f".save {archive}"])
+    assert out.exit_code == 0, out.output
+    assert "saved 1 tables" in out.output and archive.exists()
+
+    shown = runner.invoke(main, ["restore", str(archive)])
+    assert shown.exit_code == 0 and "db.trips" in shown.output and "audit: clean" in shown.output
+
+    wh = tmp_path / "wh"
+    exported = runner.invoke(
+        main, ["export", str(archive), "--uri", f"sqlite:///{tmp_path}/r.db", "--warehouse", f"file://{wh}"]
+    )
+    assert exported.exit_code == 0, exported.output
+    assert "exported db.trips: 1 snapshots -> file://" in exported.output
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    target = SqlCatalog("default", uri=f"sqlite:///{tmp_path}/r.db", warehouse=f"file://{wh}")
+    assert target.load_table("db.trips").scan().to_arrow().num_rows == 100
+
+    metadata = target.load_table("db.trips").metadata_location
+    imported = runner.invoke(main, ["import", metadata, "raw.trips_again", "--save", str(archive)])
+    assert imported.exit_code == 0, imported.output
+    queried = runner.invoke(
+        main, ["shell", "--restore", str(archive), "-c", "SELECT count(*) AS n FROM raw.trips_again"]
+    )
+    assert queried.exit_code == 0 and "100" in queried.output
+
+    usage = runner.invoke(main, ["export", str(archive)])
+    assert usage.exit_code != 0 and "--uri and --warehouse" in usage.output
