@@ -265,3 +265,42 @@ def export_cmd(
         for name in names:
             table = export_table(catalog, name, target, progress=True)
             click.echo(f"exported {name}: {len(table.snapshots())} snapshots -> {table.metadata_location}")
+
+
+@main.command()
+@click.option("--rows", default=2_000_000, show_default=True, help="Rows of the bulk append and scans.")
+@click.option("--repeat", default=3, show_default=True, help="Runs per measurement (the median is reported).")
+@click.option(
+    "--small-appends", default=200, show_default=True, help="Small appends of 100 rows (also the snapshot count)."
+)
+@click.option("--threads", default=4, show_default=True, help="Threads appending to one table.")
+@click.option("--per-thread", default=25, show_default=True, help="Appends per thread.")
+@click.option(
+    "--memory", "memory_size", default="1GiB", show_default=True, help="Parquet bytes loaded for the memory test."
+)
+@click.option("--output", default=None, help="Write the markdown report here (and the plot beside it, .png).")
+def bench(
+    rows: int, repeat: int, small_appends: int, threads: int, per_thread: int, memory_size: str, output: str | None
+) -> None:
+    """Benchmark memcatalog against SqlCatalog on tmpfs, SqlCatalog on fsspec memory://, and pyarrow's limit.
+
+    \b
+    Example:
+      memcatalog bench --output docs/benchmarks.md      # a few minutes on 2 cores
+      memcatalog bench --rows 200000 --small-appends 50 --memory 128MiB
+    """
+    from pathlib import Path
+
+    from memcatalog.bench import report
+    from memcatalog.bench.run import run_all, write
+    from memcatalog.config import parse_size
+
+    results = run_all(rows, repeat, small_appends, threads, per_thread, parse_size(memory_size))
+    command = "memcatalog bench " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "memcatalog bench"
+    if output:
+        md = Path(output)
+        write(results, command, md, md.with_suffix(".png"))
+        click.echo(f"wrote {md} and {md.with_suffix('.png')}")
+    from memcatalog.bench.run import environment
+
+    click.echo(report.markdown(results, command, environment()))

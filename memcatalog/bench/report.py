@@ -1,0 +1,116 @@
+"""Ratios, targets, a markdown table and a plot of one benchmark run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from memcatalog.bench.workloads import LIMIT, Result
+
+PEER_NAMES = ["sql-tmpfs", "sql-memoryfs"]
+
+
+@dataclass
+class Check:
+    workload: str
+    against: str
+    ratio: float  # memcatalog / other, for times; other / memcatalog for rates
+    target: float  # the ratio must be at most this
+    note: str = ""
+
+    @property
+    def met(self) -> bool:
+        return self.ratio <= self.target
+
+
+# workload -> list of (against, target): against is "best peer", a peer name, or LIMIT
+TARGETS: dict[str, list[tuple[str, float]]] = {
+    "bulk append": [("best peer", 1.0), (LIMIT, 1.6)],
+    "full scan to Arrow": [("best peer", 0.9), (LIMIT, 1.3)],
+    "DuckDB iceberg_scan aggregate": [("sql-tmpfs", 1.2)],
+    "small append, median (100 rows)": [("best peer", 0.9)],
+    "load_table": [("sql-tmpfs", 0.1)],
+}
+
+
+def checks(results: list[Result]) -> list[Check]:
+    out: list[Check] = []
+    for r in results:
+        key = "load_table" if r.workload.startswith("load_table") else r.workload
+        if r.workload == "memory":
+            out.append(
+                Check("memory: RSS growth / bytes stored", "bytes stored", r.values["RSS growth / pool bytes"], 1.15)
+            )
+            out.append(
+                Check(
+                    "memory: reading every file back", "RSS after load", r.values["reading every file back adds"], 0.10
+                )
+            )
+            continue
+        for against, target in TARGETS.get(key, []):
+            mine = r.values["memcatalog"]
+            if against == "best peer":
+                best_name = min(PEER_NAMES, key=lambda p: r.values[p])
+                other, label = r.values[best_name], f"best peer ({best_name})"
+            else:
+                other, label = r.values[against], against
+            out.append(Check(r.workload, label, mine / other, target))
+    return out
+
+
+def _fmt(value: float, unit: str) -> str:
+    if unit == "s":
+        return f"{value * 1000:.1f} ms" if value < 10 else f"{value:.1f} s"
+    if unit == "/s":
+        return f"{value:.1f}/s"
+    return f"{value:.3f}"
+
+
+def markdown(results: list[Result], command: str, environment: str) -> str:
+    columns = ["memcatalog", *PEER_NAMES, LIMIT]
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Produced by `{command}` ({environment}). Every number is the median of several runs, all peers",
+        "measured in the same run on the same data. Lower is better for times; ratios are memcatalog / other.",
+        "",
+        "| workload | " + " | ".join(columns) + " |",
+        "|---" * (len(columns) + 1) + "|",
+    ]
+    for r in results:
+        if r.workload == "memory":
+            continue
+        cells = [_fmt(r.values[c], r.unit) if c in r.values else "" for c in columns]
+        lines.append(f"| {r.workload} | " + " | ".join(cells) + " |")
+    lines += ["", "## Targets", "", "| workload | against | ratio | target | met |", "|---|---|---|---|---|"]
+    for c in checks(results):
+        lines.append(f"| {c.workload} | {c.against} | {c.ratio:.2f} | <= {c.target} | {'yes' if c.met else '**no**'} |")
+    lines += ["", "## Details", ""]
+    for r in results:
+        if r.extra:
+            lines.append(f"- {r.workload}: " + ", ".join(f"{k} = {v}" for k, v in r.extra.items()))
+    lines += ["", "![ratios](benchmarks.png)", ""]
+    return "\n".join(lines)
+
+
+def plot(results: list[Result], path: Path) -> None:
+    try:
+        import matplotlib
+    except ModuleNotFoundError as e:
+        raise ModuleNotFoundError("the benchmark plot needs matplotlib: pip install 'memcatalog[bench]'") from e
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    found = checks(results)
+    labels = [f"{c.workload}\nvs {c.against}" for c in found]
+    fig, ax = plt.subplots(figsize=(9, 0.55 * len(found) + 1.5))
+    colors = ["#2f855a" if c.met else "#c53030" for c in found]
+    ax.barh(range(len(found)), [c.ratio for c in found], color=colors)
+    ax.scatter([c.target for c in found], range(len(found)), marker="|", s=400, color="black", label="target (at most)")
+    ax.set_yticks(range(len(found)), labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlabel("ratio (memcatalog / other; lower is better)")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title("memcatalog against its peers, same run")
+    fig.savefig(path, dpi=110, bbox_inches="tight")

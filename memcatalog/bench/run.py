@@ -1,0 +1,44 @@
+"""``memcatalog bench``: every workload, every peer, one run."""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+from memcatalog.bench import report, workloads
+from memcatalog.bench.workloads import Result
+
+
+def run_all(
+    rows: int, repeat: int, small_appends: int, threads: int, per_thread: int, memory_bytes: int, log: bool = True
+) -> list[Result]:
+    def say(what: str) -> None:
+        if log:
+            print(f"... {what}", flush=True)
+
+    say(f"bulk append, scans and DuckDB over {rows:,} rows")
+    results = workloads.bulk_append_and_scans(workloads.dataset(rows), repeat)
+    say(f"{small_appends} small appends and load_table")
+    results += workloads.small_appends_and_load(small_appends, repeat)
+    say(f"{threads} threads appending")
+    results.append(workloads.concurrent_appends(threads, per_thread))
+    say(f"memory with {memory_bytes / 2**20:.0f} MiB of Parquet")
+    results.append(workloads.memory(memory_bytes))
+    return results
+
+
+def environment() -> str:
+    import duckdb
+    import pyarrow
+    import pyiceberg
+
+    return (
+        f"Python {platform.python_version()}, {os.cpu_count()} cores, pyiceberg {pyiceberg.__version__}, "
+        f"pyarrow {pyarrow.__version__}, DuckDB {duckdb.__version__}"
+    )
+
+
+def write(results: list[Result], command: str, markdown_path: Path, plot_path: Path) -> None:
+    markdown_path.write_text(report.markdown(results, command, environment()))
+    report.plot(results, plot_path)

@@ -1,0 +1,35 @@
+"""The benchmark harness works end to end at a tiny size (no timing is asserted: numbers live in docs/benchmarks.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from memcatalog.bench import report
+from memcatalog.bench.run import run_all, write
+
+
+@pytest.mark.slow
+def test_full_benchmark_defaults(tmp_path: Path) -> None:
+    """The real run: `pytest -m slow tests/benchmark` (a few minutes), same as `memcatalog bench`."""
+    results = run_all(2_000_000, 3, 200, 4, 25, 2**30, log=False)
+    write(results, "pytest -m slow tests/benchmark", tmp_path / "b.md", tmp_path / "b.png")
+    assert (tmp_path / "b.png").stat().st_size > 0
+
+
+def test_tiny_run_measures_every_peer_and_writes_the_report(tmp_path: Path) -> None:
+    results = run_all(20_000, 1, 5, 2, 2, 8 * 2**20, log=False)
+    names = [r.workload for r in results]
+    assert "bulk append" in names and "memory" in names and any(n.startswith("load_table") for n in names)
+    for r in results:
+        if r.workload != "memory":
+            assert {"memcatalog", "sql-tmpfs", "sql-memoryfs"} <= set(r.values), r.workload
+    concurrent = next(r for r in results if "threads appending" in r.workload)
+    assert all(v == 0 for k, v in concurrent.extra.items() if k.endswith("rows lost"))
+    checks = report.checks(results)
+    assert len(checks) == 9
+    write(results, "memcatalog bench --tiny", tmp_path / "b.md", tmp_path / "b.png")
+    text = (tmp_path / "b.md").read_text()
+    assert "memcatalog bench --tiny" in text and "| bulk append |" in text and "## Targets" in text
+    assert (tmp_path / "b.png").read_bytes()[:4] == b"\x89PNG"
