@@ -269,7 +269,7 @@ def export_cmd(
 
 @main.command()
 @click.option("--rows", default=2_000_000, show_default=True, help="Rows of the bulk append and scans.")
-@click.option("--repeat", default=3, show_default=True, help="Runs per measurement (the median is reported).")
+@click.option("--repeat", default=5, show_default=True, help="Runs per measurement (the median is reported).")
 @click.option(
     "--small-appends", default=200, show_default=True, help="Small appends of 100 rows (also the snapshot count)."
 )

@@ -129,12 +129,7 @@ class Pool:
     def listdir(self, key: str) -> list[str]:
         """Keys of the entries directly inside directory ``key``, sorted."""
         with self._lock:
-            children = self._dirs.get(key)
-            if children is None:
-                if key in self._files:
-                    raise NotADirectoryError(self._url(key))
-                raise FileNotFoundError(self._url(key))
-            return sorted(children)
+            return sorted(self._children(key))
 
     def keys(self, prefix: str = "") -> list[str]:
         """Keys of every file at or below directory ``prefix`` (all files when empty)."""
@@ -199,12 +194,7 @@ class Pool:
 
     def rmdir(self, key: str) -> None:
         with self._lock:
-            children = self._dirs.get(key)
-            if children is None:
-                if key in self._files:
-                    raise NotADirectoryError(self._url(key))
-                raise FileNotFoundError(self._url(key))
-            if children:
+            if self._children(key):
                 raise OSError(errno.ENOTEMPTY, "Directory not empty", self._url(key))
             if key:
                 del self._dirs[key]
@@ -346,6 +336,15 @@ class Pool:
             self._acct.used += entry.size - (old.size if old else 0)
         self._check_pressure()
         return entry
+
+    def _children(self, key: str) -> set[str]:
+        # Caller holds the lock.
+        children = self._dirs.get(key)
+        if children is None:
+            if key in self._files:
+                raise NotADirectoryError(self._url(key))
+            raise FileNotFoundError(self._url(key))
+        return children
 
     def _check_writable(self, key: str) -> None:
         with self._lock:

@@ -35,6 +35,7 @@ class Peer:
     name: str
     catalog: Catalog
     tmpdir: str | None = None
+    memory_root: str | None = None
 
     def close(self) -> None:
         self.catalog.close()
@@ -42,9 +43,10 @@ class Peer:
             drop_pool(self.catalog.pool.name)
         if self.tmpdir:
             shutil.rmtree(self.tmpdir, ignore_errors=True)
-        if self.name == "sql-memoryfs":
-            MemoryFileSystem.store.clear()
-            MemoryFileSystem.pseudo_dirs[:] = [""]
+        if self.memory_root:
+            fs = MemoryFileSystem()
+            if fs.exists(self.memory_root):
+                fs.rm(self.memory_root, recursive=True)
 
     def duckdb_filesystem(self) -> Any:
         """The fsspec filesystem DuckDB needs to read this peer's files (None: local files)."""
