@@ -89,7 +89,13 @@ def markdown(results: list[Result], command: str, environment: str) -> str:
     for r in results:
         if r.extra:
             lines.append(f"- {r.workload}: " + ", ".join(f"{k} = {v}" for k, v in r.extra.items()))
-    lines += ["", "![ratios](benchmarks.png)", "", "Why each missed target is missed, with profiles: [performance.md](performance.md).", ""]
+    lines += [
+        "",
+        "![ratios](benchmarks.png)",
+        "",
+        "Why each missed target is missed, with profiles: [performance.md](performance.md).",
+        "",
+    ]
     return "\n".join(lines)
 
 
