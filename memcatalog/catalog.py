@@ -122,7 +122,7 @@ class MemCatalog(SqlCatalog):
             cached = self._cache.get(location)
         if cached is not None:
             return cached
-        io = load_file_io(properties=self.properties, location=location)
+        io = self.load_file_io_for(location)
         try:
             metadata = FromInputFile.table_metadata(io.new_input(location))
         except FileNotFoundError as e:
@@ -207,7 +207,7 @@ class MemCatalog(SqlCatalog):
             sort_order=sort_order,
             properties=properties,
         )
-        io = load_file_io(properties=self.properties, location=metadata_location)
+        io = self.load_file_io_for(metadata_location)
         self._write_metadata(metadata, io, metadata_location)
         try:
             with Session(self.engine) as session:
