@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
     from memcatalog.catalog import MemCatalog
 
+AT_SNAPSHOT = "_at_snapshot"  # SELECT * FROM db.events_at_snapshot(1234)
+AS_OF = "_as_of"  # SELECT * FROM db.events_as_of(TIMESTAMP '2026-01-01 12:00:00')
 _INSTALL_HINT = "pip install 'memcatalog[duckdb]' (duckdb=={v} with duckdb-extension-{ext}=={v})"
 
 
@@ -105,19 +107,33 @@ class CatalogConnection:
                 for db in databases:
                     wanted[(db, ns, table)] = location
         for key in [k for k in self._views if k not in wanted]:
-            db, schema, view = key
-            self.raw.execute(f"DROP VIEW IF EXISTS {_quote(db)}.{_quote(schema)}.{_quote(view)}")
+            self._drop(*key)
             del self._views[key]
         for key, location in wanted.items():
-            if self._views.get(key) == location:
-                continue
-            db, schema, view = key
-            self.raw.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(db)}.{_quote(schema)}")
-            self.raw.execute(
-                f"CREATE OR REPLACE VIEW {_quote(db)}.{_quote(schema)}.{_quote(view)} AS "
-                f"SELECT * FROM iceberg_scan({_sql_string(location)})"
-            )
-            self._views[key] = location
+            if self._views.get(key) != location:
+                self._create(*key, location)
+                self._views[key] = location
+
+    def _create(self, db: str, schema: str, table: str, location: str) -> None:
+        """The view ``schema.table`` and its time-travel table macros ``table_at_snapshot(id)``, ``table_as_of(ts)``."""
+        prefix = f"{_quote(db)}.{_quote(schema)}."
+        scan = f"iceberg_scan({_sql_string(location)}"
+        self.raw.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(db)}.{_quote(schema)}")
+        self.raw.execute(f"CREATE OR REPLACE VIEW {prefix}{_quote(table)} AS SELECT * FROM {scan})")
+        self.raw.execute(
+            f"CREATE OR REPLACE MACRO {prefix}{_quote(table + AT_SNAPSHOT)}(snapshot_id) AS TABLE "
+            f"SELECT * FROM {scan}, snapshot_from_id = snapshot_id)"
+        )
+        self.raw.execute(
+            f"CREATE OR REPLACE MACRO {prefix}{_quote(table + AS_OF)}(ts) AS TABLE "
+            f"SELECT * FROM {scan}, snapshot_from_timestamp = ts)"
+        )
+
+    def _drop(self, db: str, schema: str, table: str) -> None:
+        prefix = f"{_quote(db)}.{_quote(schema)}."
+        self.raw.execute(f"DROP VIEW IF EXISTS {prefix}{_quote(table)}")
+        for suffix in (AT_SNAPSHOT, AS_OF):
+            self.raw.execute(f"DROP MACRO TABLE IF EXISTS {prefix}{_quote(table + suffix)}")
 
     def sql(self, query: str, **kwargs: Any) -> duckdb_module.DuckDBPyRelation:
         """Run SQL after refreshing the views (see ``duckdb.DuckDBPyConnection.sql``)."""

@@ -298,3 +298,21 @@ def test_query_results_append_through_the_validating_writer(cat: MemCatalog) -> 
     with pytest.raises(memcatalog.SchemaValidationError):
         con.append("db.agg", "SELECT NULL::BIGINT AS n, 1::BIGINT AS total")
     assert con.sql("SELECT count(*) FROM db.agg").fetchone() == (1,)
+
+
+def test_time_travel_from_sql(cat: MemCatalog) -> None:
+    t = cat.create_table("db.tt_sql", Schema(NestedField(1, "id", LongType())))
+    t.append(pa.table({"id": pa.array([1], pa.int64())}))
+    first = cat.load_table("db.tt_sql").current_snapshot()
+    assert first is not None
+    import time
+
+    time.sleep(0.01)
+    t.append(pa.table({"id": pa.array([2], pa.int64())}))
+    con = memcatalog.duckdb.connect(cat)
+    assert con.sql(f"SELECT id FROM db.tt_sql_at_snapshot({first.snapshot_id})").fetchall() == [(1,)]
+    at = dt.datetime.fromtimestamp(first.timestamp_ms / 1000, dt.timezone.utc).replace(tzinfo=None)
+    assert con.sql(f"SELECT id FROM db.tt_sql_as_of(TIMESTAMP '{at}')").fetchall() == [(1,)]
+    cat.drop_table("db.tt_sql")
+    with pytest.raises(Exception, match="tt_sql_at_snapshot"):
+        con.sql(f"SELECT * FROM db.tt_sql_at_snapshot({first.snapshot_id})").fetchall()
