@@ -62,6 +62,7 @@ with cat.writer("db.big", max_buffer_bytes="8MiB") as w:
         ids = pa.array(np.arange(i * rows_per_batch, (i + 1) * rows_per_batch, dtype=np.int64))
         w.write(pa.table({"id": ids, "v": ids}))
         peak_arrow = max(peak_arrow, pa.total_allocated_bytes())
+        pa.default_memory_pool().release_unused()  # measure what is held, not what the allocator caches
         peak_rss = max(peak_rss, rss() - rss_start)
 stats = cat.pool.stats()
 table = cat.load_table("db.big")
@@ -92,10 +93,10 @@ def test_ten_million_rows_stream_in_bounded_memory() -> None:
     assert m["peak_arrow"] < 64 * 2**20, m
     # The pool never held more than its final content plus one buffer's worth of files.
     assert m["pool_peak"] <= m["pool_used"] + 8 * 2**20, m
-    # The process grows by what the pool stores plus a bounded working set; holding the
-    # stream would cost at least raw_bytes more. (The allocator keeps some freed pages.)
+    # The process grows by what the pool stores plus a bounded working set (measured ~17 MB);
+    # holding the stream would cost raw_bytes (160 MB) more.
     assert m["stored"] < m["raw_bytes"] / 2, m
-    assert m["peak_rss_growth"] < m["stored"] + m["raw_bytes"] / 2, m
+    assert m["peak_rss_growth"] < m["stored"] + 64 * 2**20, m
 
 
 def test_read_back_through_pyiceberg_and_duckdb_equals_input(cat: MemCatalog) -> None:
