@@ -140,3 +140,9 @@ def test_save_restore_export_import_commands(tmp_path: Path) -> None:
 
     usage = runner.invoke(main, ["export", str(archive)])
     assert usage.exit_code != 0 and "--uri and --warehouse" in usage.output
+
+
+def test_debug_shows_the_traceback() -> None:
+    out = CliRunner().invoke(main, ["--debug", "shell", "-c", "SELECT * FROM no_such_table"])
+    assert out.exit_code == 1
+    assert out.exception is not None and "no_such_table" in str(out.exception)
