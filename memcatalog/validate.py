@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
-from pyiceberg.io.pyarrow import _check_pyarrow_schema_compatible
 from pyiceberg.schema import Schema
 from pyiceberg.types import (
     BinaryType,
@@ -34,6 +33,7 @@ from pyiceberg.types import (
     UUIDType,
 )
 
+from memcatalog.arrow_check import first_null, lossless
 from memcatalog.errors import SchemaValidationError
 from memcatalog.schema import to_arrow
 
@@ -224,26 +224,40 @@ def _validate_arrow(data: pa.Table, schema: Schema, target: pa.Schema, ignore_un
             columns.append(pa.nulls(data.num_rows, field.type))
             continue
         column = data.column(field.name)
-        if iceberg_field.required and column.null_count:
-            first = pc.index(pc.is_null(column), True).as_py()
-            raise _fail(first, field.name, iceberg_field.field_type, None, "required field is null")
-        columns.append(column)
-    # The data's own types under the table's names, nullability and field ids.
-    shape = pa.schema(
-        [
-            pa.field(f.name, c.type, nullable=f.nullable, metadata=f.metadata)
-            for f, c in zip(target, columns, strict=False)
-        ]
-    )
-    table = pa.Table.from_arrays(columns, schema=shape)
+        if not lossless(column.type, field.type):
+            raise _fail(
+                None, field.name, iceberg_field.field_type, _ArrowType(column.type), "it does not convert without loss"
+            )
+        found = first_null(column, field, field.name)
+        if found:
+            row, path = found
+            raise _fail(row, path, _type_at(schema, path), None, "required field is null")
+        columns.append(column if column.type == field.type else _cast(column, field, iceberg_field.field_type))
+    return pa.Table.from_arrays(columns, schema=target)
+
+
+def _cast(column: pa.ChunkedArray, field: pa.Field, expected: IcebergType) -> pa.ChunkedArray:
     try:
-        _check_pyarrow_schema_compatible(schema, table.schema)
-    except ValueError as e:
-        raise SchemaValidationError(f"the batch's Arrow schema does not match the table: {e}") from e
-    try:
-        cast = [
-            c if c.type == f.type else c.cast(f.type, safe=True) for c, f in zip(table.columns, target, strict=True)
-        ]
+        return column.cast(field.type, safe=True)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
-        raise SchemaValidationError(f"the batch cannot be converted to the table's types without loss: {e}") from e
-    return pa.Table.from_arrays(cast, schema=target)
+        raise _fail(
+            None, field.name, expected, _ArrowType(column.type), f"it does not convert without loss: {e}"
+        ) from e
+
+
+class _ArrowType:
+    """Shows an Arrow column's type in an error the way a user reads it."""
+
+    def __init__(self, arrow_type: pa.DataType) -> None:
+        self.arrow_type = arrow_type
+
+    def __repr__(self) -> str:
+        return f"an Arrow {self.arrow_type} column"
+
+
+def _type_at(schema: Schema, path: str) -> IcebergType | str:
+    """The Iceberg type at a field path such as ``address.zip`` or ``tags[3]``."""
+    try:
+        return schema.find_type(re.sub(r"\[\d+\]", ".element", path))
+    except ValueError:
+        return "a value"

@@ -15,7 +15,7 @@ def test_help_documents_every_command() -> None:
     runner = CliRunner()
     out = runner.invoke(main, ["--help"])
     assert out.exit_code == 0
-    for command in ("demo", "shell"):
+    for command in ("demo", "shell", "restore", "import", "export", "stress", "bench"):
         assert command in out.output
         sub = runner.invoke(main, [command, "--help"])
         assert sub.exit_code == 0 and "Example" in sub.output

@@ -132,8 +132,19 @@ def test_arrow_and_pandas_inputs() -> None:
         validate(pa.table({"a": pa.array([1, None], pa.int64())}), schema)
     with pytest.raises(SchemaValidationError, match=r"field .c..*unknown column"):
         validate(pa.table({"a": pa.array([1], pa.int64()), "c": [1]}), schema)
-    with pytest.raises(SchemaValidationError, match="does not match"):
+    with pytest.raises(
+        SchemaValidationError, match=r"expected long, got an Arrow string column .it does not convert without loss"
+    ):
         validate(pa.table({"a": pa.array(["1"])}), schema)
+    with pytest.raises(SchemaValidationError, match="got an Arrow double column"):
+        validate(pa.table({"a": pa.array([1.5])}), schema)
+    ts_schema = Schema(NestedField(1, "t", TimestampType()))
+    exact = pd.DataFrame({"t": pd.to_datetime(["2026-01-01 00:00:00.000001"])})  # pandas uses ns
+    assert validate(exact, ts_schema).column("t").to_pylist() == [dt.datetime(2026, 1, 1, 0, 0, 0, 1)]
+    with pytest.raises(SchemaValidationError, match="does not convert without loss"):
+        validate(pd.DataFrame({"t": pd.to_datetime(["2026-01-01 00:00:00.000000001"])}), ts_schema)
+    widened = validate(pa.table({"a": pa.array([7], pa.int32())}), schema)  # int32 -> long is lossless
+    assert widened.schema.field("a").type == pa.int64() and widened.column("a").to_pylist() == [7]
     with pytest.raises(SchemaValidationError, match="required column is missing"):
         validate(pa.table({"b": ["1"]}), schema)
 
@@ -173,3 +184,26 @@ def test_schema_round_trip_keeps_ids_required_and_docs() -> None:
     back = from_arrow(arrow)
     assert back == ROUND_TRIP
     assert back.find_field("s").doc == "some text"
+
+
+def test_arrow_nested_required_fields() -> None:
+    """Arrow columns may be declared nullable; what counts is whether a required field holds a null."""
+    address = pa.struct([("street", pa.string()), ("zip", pa.string())])
+    fine = pa.table(
+        {
+            "id": pa.array([1, 2, 3], pa.int64()),
+            "address": pa.array([{"street": None, "zip": "1"}, None, {"street": "s", "zip": "3"}], address),
+            "tags": pa.array([["a"], None, []], pa.list_(pa.string())),
+        }
+    )
+    assert validate(fine, NESTED).num_rows == 3  # a null struct's children do not count
+    bad_zip = fine.set_column(
+        1,
+        "address",
+        pa.array([{"zip": "1"}, None, {"zip": None}], pa.struct([("street", pa.string()), ("zip", pa.string())])),
+    )
+    with pytest.raises(SchemaValidationError, match=r"row 2, field 'address\.zip': expected string"):
+        validate(bad_zip, NESTED)
+    bad_tag = fine.set_column(2, "tags", pa.array([["a"], None, ["b", "c", None]], pa.list_(pa.string())))
+    with pytest.raises(SchemaValidationError, match=r"row 2, field 'tags\[2\]': expected string"):
+        validate(bad_tag, NESTED)
