@@ -88,7 +88,8 @@ class TableWriter:
             raise ValueError("this writer was already committed or aborted")
         try:
             batch = validate(data, self.table.schema(), ignore_unknown_fields=self.ignore_unknown_fields)
-            self._buffer.append(batch)
+            if batch.num_rows:  # an empty batch is valid and writes nothing
+                self._buffer.append(batch)
             self._buffered_bytes += batch.nbytes
             if self._buffered_bytes >= self.max_buffer_bytes:
                 self.flush()

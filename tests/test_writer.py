@@ -196,3 +196,15 @@ def test_writer_rejects_use_after_commit(cat: MemCatalog) -> None:
         w.write(batch(1, 1))
     with pytest.raises(ValueError, match="mode"):
         cat.writer("db.t", mode="upsert")
+
+
+def test_empty_batches_write_nothing(cat: MemCatalog) -> None:
+    """Found by the round-trip property test: an empty batch crashed pyiceberg's bin packing."""
+    with cat.writer("db.t") as w:
+        w.write([])
+        w.write(batch(0, 0))
+    assert cat.load_table("db.t").current_snapshot() is None
+    with cat.writer("db.t") as w:
+        w.write([])
+        w.write(batch(0, 3))
+    assert cat.load_table("db.t").scan().to_arrow().num_rows == 3
