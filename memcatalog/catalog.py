@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from typing_extensions import override
 
-from memcatalog import config, maintenance, registry
+from memcatalog import config, maintenance, paths, registry
 from memcatalog.errors import DataNotInMemoryError, InvalidMetadataError
 from memcatalog.fileio import is_memcat, locate
 from memcatalog.names import check_identifier
@@ -62,6 +63,24 @@ def pyiceberg_config(name: str) -> dict[str, str]:
     return {k: str(v) for k, v in found.items() if not isinstance(v, dict) and k not in ("py-catalog-impl", "type")}
 
 
+_WAREHOUSES: dict[str, weakref.WeakValueDictionary[str, MemCatalog]] = {}
+_WAREHOUSES_LOCK = threading.Lock()
+
+
+def _register_warehouse(warehouse: str, catalog: MemCatalog) -> None:
+    """Remember which catalogs keep tables in which part of a pool, so one's reclaim never takes another's files."""
+    if not is_memcat(warehouse):
+        return
+    pool_name, key = paths.split_pool(paths.normalize(warehouse))
+    with _WAREHOUSES_LOCK:
+        _WAREHOUSES.setdefault(pool_name, weakref.WeakValueDictionary())[key] = catalog
+
+
+def _warehouses_of(pool_name: str) -> list[str]:
+    with _WAREHOUSES_LOCK:
+        return list(_WAREHOUSES.get(pool_name, {}).keys())
+
+
 class MemCatalog(SqlCatalog):
     """An Iceberg catalog with no server and no disk.
 
@@ -89,6 +108,7 @@ class MemCatalog(SqlCatalog):
         props.setdefault(config.PY_IO_IMPL, config.FILE_IO_IMPL)
         MetastoreCatalog.__init__(self, name, **props)
 
+        _register_warehouse(props[config.WAREHOUSE], self)
         quota = props.get(config.QUOTA)
         self.pool: Pool = get_pool(pool_name, quota=quota)
         if quota is not None:
@@ -340,8 +360,8 @@ class MemCatalog(SqlCatalog):
         referenced: set[str] = set()
         for table in self._live_tables():
             referenced |= maintenance.referenced_files(table)
-        pool, key = locate(self.warehouse, create=True)
-        for file_key in pool.keys(key):
+        pool, _ = locate(self.warehouse, create=True)
+        for file_key in self._own_files():
             url = f"memcat://{pool.name}/{file_key}"
             if url not in referenced:
                 try:
@@ -368,8 +388,8 @@ class MemCatalog(SqlCatalog):
                 if is_memcat(path) and not table.io.new_input(path).exists():
                     findings.append(f"table {ns}.{name}: references {path}, which is not in the pool")
         if not allow_unreferenced and is_memcat(self.warehouse):
-            pool, key = locate(self.warehouse, create=True)
-            for file_key in sorted(pool.keys(key)):
+            pool, _ = locate(self.warehouse, create=True)
+            for file_key in sorted(self._own_files()):
                 url = f"memcat://{pool.name}/{file_key}"
                 entry = pool.entry(file_key)
                 if url not in referenced and entry is not None:
@@ -379,6 +399,12 @@ class MemCatalog(SqlCatalog):
     def load_file_io_for(self, location: str) -> FileIO:
         """The FileIO this catalog uses for ``location``."""
         return load_file_io(properties=self.properties, location=location)
+
+    def _own_files(self) -> list[str]:
+        """Pool keys under this catalog's warehouse, except under another live catalog's warehouse nested in it."""
+        pool, key = locate(self.warehouse, create=True)
+        others = [w for w in _warehouses_of(pool.name) if w != key and (not key or w.startswith(key + "/"))]
+        return [k for k in pool.keys(key) if not any(k.startswith(w + "/") for w in others)]
 
     def writer(self, identifier: str | Identifier, **options: Any) -> TableWriter:
         """A validating, bounded-memory writer for one table; see :class:`memcatalog.writer.TableWriter`."""

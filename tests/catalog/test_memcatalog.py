@@ -262,3 +262,17 @@ def test_registry_that_outlives_the_process_gives_a_clear_error(tmp_path: Path) 
 def test_views_are_not_implemented_like_sqlcatalog(cat: MemCatalog) -> None:
     with pytest.raises(NotImplementedError):
         cat.list_views("db")
+
+
+def test_reclaim_never_takes_files_of_another_catalog_in_the_pool() -> None:
+    shared = f"sh{uuid.uuid4().hex[:6]}"
+    outer = MemCatalog(shared)  # warehouse memcat://<shared>/, the pool's root
+    inner = MemCatalog(f"in{uuid.uuid4().hex[:6]}", pool=shared)  # warehouse memcat://<shared>/<name>
+    for c in (outer, inner):
+        c.create_namespace("db")
+        c.create_table("db.t", SCHEMA).append(rows(5))
+    assert outer.check() == [] and inner.check() == []
+    result = outer.reclaim()
+    assert result.files_deleted == 0
+    assert ids(inner.load_table("db.t").scan().to_arrow()) == list(range(5))
+    memcatalog.drop_pool(shared)
