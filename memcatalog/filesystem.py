@@ -282,4 +282,6 @@ class WriteFile(io.RawIOBase):
 
     def __del__(self) -> None:
         # Never publish from garbage collection: an unclosed writer is an abandoned one.
-        self._writer.abort()
+        writer = getattr(self, "_writer", None)
+        if writer is not None:
+            writer.abort()
