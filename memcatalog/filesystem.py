@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import io
+import sys
 from datetime import datetime
 from typing import Any
 
@@ -240,6 +241,9 @@ class WriteFile(io.RawIOBase):
     def __init__(self, writer: PoolWriter, *, autocommit: bool = True) -> None:
         super().__init__()
         self._writer = writer
+        # fsspec's OpenFile closes its files on the way out of a failed with-block without saying
+        # why; an exception that is being handled at close() but was not at open() means exactly that.
+        self._exception_at_open = sys.exc_info()[1]
         self.autocommit = autocommit
         self.path = self.name = writer.pool._url(writer.key)
 
@@ -257,9 +261,12 @@ class WriteFile(io.RawIOBase):
     def close(self) -> None:
         if self.closed:
             return
+        failing = sys.exc_info()[1]
+        if failing is not None and failing is not self._exception_at_open:
+            self.discard()
+            return
         try:
-            # fsspec's OpenFile closes its files even when its with-block failed; a
-            # writer that already failed (quota) must stay discarded.
+            # A writer that already failed (quota) stays discarded.
             if self.autocommit and not self._writer.closed:
                 self._writer.commit()
         finally:

@@ -248,3 +248,26 @@ def test_ls_root_lists_pools(pool_name: str) -> None:
     memcatalog.get_pool(pool_name)
     assert pool_name in MemCatalogFileSystem().ls("", detail=False)
     assert str(uuid.uuid4()) not in MemCatalogFileSystem().ls("", detail=False)
+
+
+def test_fsspec_open_with_block_that_fails_leaves_no_file(pool_name: str) -> None:
+    """fsspec's OpenFile closes files on the way out of a failed with-block; that must not publish."""
+    url = f"memcat://{pool_name}/openfile.bin"
+    with pytest.raises(RuntimeError), fsspec.open(url, "wb") as f:
+        f.write(b"partial")
+        raise RuntimeError("boom")
+    assert not fsspec.filesystem("memcat").exists(url)
+    assert memcatalog.get_pool(pool_name).stats().reserved == 0
+    try:
+        raise KeyError("handled before the file is opened")
+    except KeyError:
+        with fsspec.open(url, "wb") as f:  # written inside an except block: still published
+            f.write(b"ok")
+    assert fsspec.filesystem("memcat").cat_file(url) == b"ok"
+    with fsspec.open(url, "wb") as f:
+        try:
+            raise ValueError("caught inside the block")
+        except ValueError:
+            pass
+        f.write(b"fine")
+    assert fsspec.filesystem("memcat").cat_file(url) == b"fine"
