@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from pyiceberg.catalog import Catalog, MetastoreCatalog
@@ -40,6 +41,9 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from memcatalog.writer import TableWriter
+
+
+logger = logging.getLogger("memcatalog.catalog")
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,8 @@ class MemCatalog(SqlCatalog):
         self.pool: Pool = get_pool(pool_name, quota=quota)
         if quota is not None:
             self.pool.set_quota(quota)
+        if strtobool(str(props.get(config.RECLAIM_ON_QUOTA, "false"))):
+            self.pool.on_full(self._reclaim_on_full)
         busy = int(props.get(config.SQLITE_BUSY_TIMEOUT, config.DEFAULT_SQLITE_BUSY_TIMEOUT_MS))
         echo = strtobool(str(props.get("echo", "false")))
         self.engine = registry.create_registry_engine(props[config.URI], busy_timeout_ms=busy, echo=echo)
@@ -357,20 +363,39 @@ class MemCatalog(SqlCatalog):
                 if ids:
                     table.maintenance.expire_snapshots().by_ids(ids).commit()
                     result.snapshots_expired += len(ids)
+        self._delete_unreferenced(result)
+        return result
+
+    def _delete_unreferenced(self, result: maintenance.ReclaimResult, written_before: datetime | None = None) -> None:
         referenced: set[str] = set()
         for table in self._live_tables():
             referenced |= maintenance.referenced_files(table)
         pool, _ = locate(self.warehouse, create=True)
         for file_key in self._own_files():
             url = f"memcat://{pool.name}/{file_key}"
-            if url not in referenced:
-                try:
-                    result.bytes_freed += pool.remove(file_key)
-                except FileNotFoundError:
-                    continue
-                result.files_deleted += 1
-                result.deleted.append(url)
-        return result
+            entry = pool.entry(file_key)
+            if url in referenced or entry is None or (written_before is not None and entry.created >= written_before):
+                continue
+            try:
+                result.bytes_freed += pool.remove(file_key)
+            except FileNotFoundError:
+                continue
+            result.files_deleted += 1
+            result.deleted.append(url)
+
+    def _reclaim_on_full(self, shortfall: int) -> int:
+        """Pool reliever (``reclaim-on-quota``): delete unreferenced files older than the grace period."""
+        grace = float(self.properties.get(config.RECLAIM_GRACE_SECONDS, config.DEFAULT_RECLAIM_GRACE_SECONDS))
+        result = maintenance.ReclaimResult()
+        self._delete_unreferenced(result, written_before=datetime.now(timezone.utc) - timedelta(seconds=grace))
+        if result.files_deleted:
+            logger.warning(
+                "pool %r was full: reclaim-on-quota freed %d bytes in %d unreferenced files",
+                self.pool.name,
+                result.bytes_freed,
+                result.files_deleted,
+            )
+        return result.bytes_freed
 
     def check(self, allow_unreferenced: bool = False) -> list[str]:
         """Audit the catalog against its pool; returns one line per finding (empty when healthy). Never raises."""

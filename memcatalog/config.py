@@ -21,6 +21,9 @@ SQLITE_BUSY_TIMEOUT = "sqlite.busy-timeout-ms"
 DEFAULT_SQLITE_BUSY_TIMEOUT_MS = 30_000  # milliseconds
 METADATA_CACHE_SIZE = "metadata-cache-size"
 DEFAULT_METADATA_CACHE_SIZE = 512  # parsed metadata files kept per catalog
+RECLAIM_ON_QUOTA = "reclaim-on-quota"  # true: a write that would pass the quota first deletes old orphans
+RECLAIM_GRACE_SECONDS = "reclaim-grace-seconds"
+DEFAULT_RECLAIM_GRACE_SECONDS = 60  # seconds: younger unreferenced files may belong to a commit in flight
 PY_IO_IMPL = "py-io-impl"
 FILE_IO_IMPL = "memcatalog.fileio.MemFileIO"
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import logging
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -63,6 +64,7 @@ class PressureAlert:
 
 
 AlertCallback = Callable[[PressureAlert], None]
+_relieving = threading.local()  # set while a reliever runs in this thread
 
 
 @dataclass
@@ -98,6 +100,7 @@ class Pool:
         self._files: dict[str, FileEntry] = {}
         self._dirs: dict[str, set[str]] = {"": set()}
         self._acct = _Accounting()
+        self._relievers: list[Callable[[], Callable[[int], int] | None]] = []
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -304,14 +307,48 @@ class Pool:
         return f"memcat://{self.name}/{key}"
 
     def _reserve(self, n: int, key: str) -> None:
-        with self._lock:
-            a = self._acct
-            free = self._quota - a.used - a.reserved
-            if n > free:
-                raise QuotaExceededError(self._url(key), n, free, self._quota, self.name)
-            a.reserved += n
-            a.peak = max(a.peak, a.used + a.reserved)
+        for attempt in range(2):
+            with self._lock:
+                a = self._acct
+                free = self._quota - a.used - a.reserved
+                if n <= free:
+                    a.reserved += n
+                    a.peak = max(a.peak, a.used + a.reserved)
+                    break
+            if attempt == 0 and self._relieve(n - free):
+                continue  # something was freed: try once more
+            raise QuotaExceededError(self._url(key), n, free, self._quota, self.name)
         self._check_pressure()
+
+    def on_full(self, reliever: Callable[[int], int]) -> None:
+        """Ask ``reliever(shortfall_bytes) -> bytes_freed`` to free space before a write fails on the quota.
+
+        Held by weak reference when it is a bound method, so a catalog can go away. Not called
+        again from inside a reliever (a reliever's own writes fail normally).
+        """
+        ref: Callable[[], Callable[[int], int] | None]
+        ref = weakref.WeakMethod(reliever) if hasattr(reliever, "__self__") else (lambda: reliever)  # type: ignore[arg-type]
+        with self._lock:
+            self._relievers.append(ref)
+
+    def _relieve(self, shortfall: int) -> bool:
+        if getattr(_relieving, "active", False):
+            return False
+        with self._lock:
+            relievers = [r() for r in self._relievers]
+        freed = 0
+        _relieving.active = True
+        try:
+            for reliever in relievers:
+                if reliever is None or freed >= shortfall:
+                    continue
+                try:
+                    freed += reliever(shortfall - freed)
+                except Exception:  # a failing reliever must not hide the quota error behind its own
+                    logger.exception("pool %r: a reliever failed while the pool was full", self.name)
+        finally:
+            _relieving.active = False
+        return freed > 0
 
     def _release(self, n: int) -> None:
         with self._lock:

@@ -165,3 +165,22 @@ def test_usage_by_prefix(pool: Pool) -> None:
     pool.put("db/t10/a", b"1" * 100)
     assert pool.usage("db/t1") == (15, 2)
     assert pool.usage("db") == (122, 4)
+
+
+def test_a_reliever_can_free_space_before_a_write_fails(pool: Pool) -> None:
+    pool.put("old", b"o" * 900_000)
+    asked: list[int] = []
+
+    def reliever(shortfall: int) -> int:
+        asked.append(shortfall)
+        pool.put("nested", b"x")  # a reliever's own write does not call relievers again
+        return pool.remove("old") + pool.remove("nested")  # raises the second time: the pool logs it
+
+    pool.on_full(reliever)
+    pool.put("new", b"n" * 500_000)
+    assert asked and asked[0] > 0
+    assert pool.entry("old") is None and pool.get("new").size == 500_000
+    with pytest.raises(QuotaExceededError):
+        pool.put("huge", b"h" * 2_000_000)  # the reliever fails: the write fails with the quota error
+    assert len(asked) == 2 and pool.entry("huge") is None
+    assert pool.check() == []

@@ -276,3 +276,33 @@ def test_reclaim_never_takes_files_of_another_catalog_in_the_pool() -> None:
     assert result.files_deleted == 0
     assert ids(inner.load_table("db.t").scan().to_arrow()) == list(range(5))
     memcatalog.drop_pool(shared)
+
+
+def test_reclaim_on_quota_frees_old_orphans_before_failing() -> None:
+    name = f"roq{uuid.uuid4().hex[:6]}"
+    cat = MemCatalog(name, **{"reclaim-on-quota": "true", "reclaim-grace-seconds": "0"})
+    cat.create_namespace("db")
+    cat.create_table("db.old", SCHEMA).append(rows(20_000))
+    cat.drop_table("db.old")  # its files stay until a reclaim
+    orphaned = cat.pool.stats().used
+    table = cat.create_table("db.new", SCHEMA)
+    cat.pool.set_quota(cat.pool.stats().used + 50_000)  # too small unless the orphans go
+    table.append(rows(20_000))
+    assert ids(cat.load_table("db.new").scan().to_arrow()) == list(range(20_000))
+    assert cat.pool.stats().used < orphaned + 50_000
+    assert cat.check() == []
+    memcatalog.drop_pool(name)
+
+
+def test_reclaim_on_quota_spares_files_younger_than_the_grace_period() -> None:
+    name = f"roq{uuid.uuid4().hex[:6]}"
+    cat = MemCatalog(name, **{"reclaim-on-quota": "true"})  # default grace: 60 s
+    cat.create_namespace("db")
+    cat.create_table("db.old", SCHEMA).append(rows(20_000))
+    cat.drop_table("db.old")
+    table = cat.create_table("db.new", SCHEMA)
+    cat.pool.set_quota(cat.pool.stats().used + 50_000)
+    with pytest.raises(QuotaExceededError):
+        table.append(rows(20_000))
+    assert cat.check(allow_unreferenced=True) == []
+    memcatalog.drop_pool(name)
