@@ -346,15 +346,19 @@ class MemCatalog(SqlCatalog):
             totals[ns] = (b + u.bytes, f + u.files)
         return totals
 
-    def reclaim(self, older_than: datetime | None = None, retain_last: int | None = None) -> maintenance.ReclaimResult:
+    def reclaim(
+        self, older_than: datetime | None = None, retain_last: int | None = None, min_age: timedelta | None = None
+    ) -> maintenance.ReclaimResult:
         """Expire old snapshots, then delete every pool file under the warehouse that no live table references.
 
         Args:
             older_than: expire snapshots committed before this time (never the current one, nor a branch or tag head).
             retain_last: keep at least this many of the newest snapshots of each table.
+            min_age: spare unreferenced files younger than this.
 
         Files that a transaction has written but not yet committed look unreferenced: run
-        ``reclaim`` when no write to this catalog is in flight.
+        ``reclaim`` when no write to this catalog is in flight, or give ``min_age`` longer
+        than any commit takes.
         """
         result = maintenance.ReclaimResult()
         if older_than is not None or retain_last is not None:
@@ -363,7 +367,8 @@ class MemCatalog(SqlCatalog):
                 if ids:
                     table.maintenance.expire_snapshots().by_ids(ids).commit()
                     result.snapshots_expired += len(ids)
-        self._delete_unreferenced(result)
+        written_before = datetime.now(timezone.utc) - min_age if min_age is not None else None
+        self._delete_unreferenced(result, written_before)
         return result
 
     def _delete_unreferenced(self, result: maintenance.ReclaimResult, written_before: datetime | None = None) -> None:

@@ -306,3 +306,12 @@ def test_reclaim_on_quota_spares_files_younger_than_the_grace_period() -> None:
         table.append(rows(20_000))
     assert cat.check(allow_unreferenced=True) == []
     memcatalog.drop_pool(name)
+
+
+def test_reclaim_min_age_spares_young_orphans(cat: MemCatalog) -> None:
+    from datetime import timedelta
+
+    cat.create_table("db.gone", SCHEMA).append(rows(10))
+    cat.drop_table("db.gone")
+    assert cat.reclaim(min_age=timedelta(minutes=5)).files_deleted == 0
+    assert cat.reclaim(min_age=timedelta(0)).files_deleted > 0
