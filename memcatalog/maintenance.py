@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -53,8 +52,3 @@ def snapshots_to_expire(table: Table, older_than: datetime | None, retain_last: 
 
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
-
-
-def under(prefix: str, locations: Iterable[str]) -> list[str]:
-    start = prefix.rstrip("/") + "/"
-    return [loc for loc in locations if loc.startswith(start)]

@@ -6,8 +6,6 @@ import pyarrow as pa
 from pyiceberg.io.pyarrow import pyarrow_to_schema, schema_to_pyarrow
 from pyiceberg.schema import Schema
 
-DOC_KEY = b"doc"
-
 
 def to_arrow(schema: Schema) -> pa.Schema:
     """The Arrow schema of an Iceberg schema: ``PARQUET:field_id`` and ``doc`` on every field, nullability from required."""

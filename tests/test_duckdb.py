@@ -234,15 +234,21 @@ def test_snapshots_overwrite_delete_evolution_and_time_travel(cat: MemCatalog) -
     assert con.metadata("db.hist").to_arrow_table().num_rows > 0
 
 
-def test_time_travel_by_timestamp(cat: MemCatalog) -> None:
-    t = cat.create_table("db.tt", Schema(NestedField(1, "id", LongType())))
-    t.append(pa.table({"id": pa.array([1], pa.int64())}))
-    first = cat.load_table("db.tt").current_snapshot()
-    assert first is not None
+def two_snapshots(cat: MemCatalog, name: str) -> Any:
+    """A table holding [1] at its first snapshot and [1, 2] now; returns the first snapshot."""
     import time
 
-    time.sleep(0.01)
+    t = cat.create_table(name, Schema(NestedField(1, "id", LongType())))
+    t.append(pa.table({"id": pa.array([1], pa.int64())}))
+    first = cat.load_table(name).current_snapshot()
+    assert first is not None
+    time.sleep(0.01)  # distinct millisecond timestamps
     t.append(pa.table({"id": pa.array([2], pa.int64())}))
+    return first
+
+
+def test_time_travel_by_timestamp(cat: MemCatalog) -> None:
+    first = two_snapshots(cat, "db.tt")
     con = memcatalog.duckdb.connect(cat)
     at = dt.datetime.fromtimestamp(first.timestamp_ms / 1000, dt.timezone.utc).replace(tzinfo=None)
     assert con.at_snapshot("db.tt", timestamp=at).fetchall() == [(1,)]
@@ -301,14 +307,7 @@ def test_query_results_append_through_the_validating_writer(cat: MemCatalog) -> 
 
 
 def test_time_travel_from_sql(cat: MemCatalog) -> None:
-    t = cat.create_table("db.tt_sql", Schema(NestedField(1, "id", LongType())))
-    t.append(pa.table({"id": pa.array([1], pa.int64())}))
-    first = cat.load_table("db.tt_sql").current_snapshot()
-    assert first is not None
-    import time
-
-    time.sleep(0.01)
-    t.append(pa.table({"id": pa.array([2], pa.int64())}))
+    first = two_snapshots(cat, "db.tt_sql")
     con = memcatalog.duckdb.connect(cat)
     assert con.sql(f"SELECT id FROM db.tt_sql_at_snapshot({first.snapshot_id})").fetchall() == [(1,)]
     at = dt.datetime.fromtimestamp(first.timestamp_ms / 1000, dt.timezone.utc).replace(tzinfo=None)
