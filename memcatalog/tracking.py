@@ -1,8 +1,9 @@
 """A FileIO wrapper that knows every file a write created, so an aborted write can remove them all.
 
 pyiceberg writes data files on a shared thread pool; when one file fails (a full
-pool), the others go on in the background. The tracker lets the writer wait for
-them and delete what they publish, so a failed write leaves nothing behind.
+pool), the others go on in the background. On abort the tracker refuses new files,
+discards the ones still being written, deletes the published ones, and a file that
+publishes afterwards deletes itself, so a failed write leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from typing import Any
 
 from pyiceberg.io import FileIO, InputFile, OutputFile, OutputStream
 
+from memcatalog.errors import MemcatalogError
 
-class WriteAborted(OSError):
+
+class WriteAbortedError(MemcatalogError, OSError):
     """A data file was started after its write was aborted."""
 
 
@@ -59,7 +62,7 @@ class TrackingFileIO(FileIO):
     def _opened(self, location: str) -> None:
         with self._lock:
             if self.aborted:
-                raise WriteAborted(f"write aborted; not creating {location}")
+                raise WriteAbortedError(f"write aborted; not creating {location}")
             self.created.append(location)
             self._creating += 1
 
