@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import weakref
@@ -33,9 +32,9 @@ from typing_extensions import override
 
 from memcatalog import config, maintenance, paths, registry
 from memcatalog.errors import DataNotInMemoryError, InvalidMetadataError
-from memcatalog.fileio import is_memcat, locate
+from memcatalog.fileio import delete_quietly, is_memcat, locate
 from memcatalog.names import check_identifier
-from memcatalog.pool import Pool, get_pool
+from memcatalog.pool import FileEntry, Pool, get_pool
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -83,6 +82,11 @@ def _register_warehouse(warehouse: str, catalog: MemCatalog) -> None:
 def _warehouses_of(pool_name: str) -> list[str]:
     with _WAREHOUSES_LOCK:
         return list(_WAREHOUSES.get(pool_name, {}).keys())
+
+
+def _check_table_identifier(identifier: str | Identifier) -> None:
+    check_identifier(Catalog.namespace_from(identifier), "namespace")
+    check_identifier([Catalog.table_name_from(identifier)], "table name")
 
 
 class MemCatalog(SqlCatalog):
@@ -217,8 +221,7 @@ class MemCatalog(SqlCatalog):
         iceberg_schema: Schema = self._convert_schema_if_needed(schema, format_version)  # type: ignore[arg-type]
         ns_tuple = Catalog.namespace_from(identifier)
         table_name = Catalog.table_name_from(identifier)
-        check_identifier(ns_tuple, "namespace")
-        check_identifier([table_name], "table name")
+        _check_table_identifier(identifier)
         if not self.namespace_exists(ns_tuple):
             raise NoSuchNamespaceError(f"Namespace does not exist: {ns_tuple}")
         namespace = Catalog.namespace_to_string(ns_tuple)
@@ -256,15 +259,13 @@ class MemCatalog(SqlCatalog):
 
     @override
     def rename_table(self, from_identifier: str | Identifier, to_identifier: str | Identifier) -> Table:
-        check_identifier(Catalog.namespace_from(to_identifier), "namespace")
-        check_identifier([Catalog.table_name_from(to_identifier)], "table name")
+        _check_table_identifier(to_identifier)
         return super().rename_table(from_identifier, to_identifier)
 
     @override
     def register_table(self, identifier: str | Identifier, metadata_location: str, overwrite: bool = False) -> Table:
         # Parse first: a metadata file that cannot be read must not leave a registry row behind.
-        check_identifier(Catalog.namespace_from(identifier), "namespace")
-        check_identifier([Catalog.table_name_from(identifier)], "table name")
+        _check_table_identifier(identifier)
         ns = Catalog.namespace_to_string(Catalog.namespace_from(identifier))
         name = Catalog.table_name_from(identifier)
         self._read_metadata(f"{ns}.{name}", metadata_location)
@@ -281,7 +282,7 @@ class MemCatalog(SqlCatalog):
         except BaseException:
             # The registry did not take the new metadata file (a lost race, a registry fault): free it.
             for io, path in written:
-                self._delete_quietly(io, path)
+                delete_quietly(io, path)
             raise
         finally:
             self._commit_state.written = None
@@ -292,7 +293,7 @@ class MemCatalog(SqlCatalog):
                 {table.metadata_location} if table.metadata_location else set()
             )
             for path in old - keep:
-                self._delete_quietly(table.io, path)
+                delete_quietly(table.io, path)
         return response
 
     @override
@@ -309,11 +310,6 @@ class MemCatalog(SqlCatalog):
         start = location.rstrip("/") + "/"
         tables = registry.all_tables(self.engine, self.name, self._iceberg_type_filter())
         return any((loc or "").startswith(start) for _, _, loc in tables)
-
-    @staticmethod
-    def _delete_quietly(io: FileIO, path: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            io.delete(path)
 
     # ---- memory management ---------------------------------------------------
     def _live_tables(self) -> list[Table]:
@@ -375,14 +371,12 @@ class MemCatalog(SqlCatalog):
         referenced: set[str] = set()
         for table in self._live_tables():
             referenced |= maintenance.referenced_files(table)
-        pool, _ = locate(self.warehouse, create=True)
-        for file_key in self._own_files():
-            url = f"memcat://{pool.name}/{file_key}"
-            entry = pool.entry(file_key)
-            if url in referenced or entry is None or (written_before is not None and entry.created >= written_before):
+        for key, url, entry in self._unreferenced(referenced):
+            if written_before is not None and entry.created >= written_before:
                 continue
+            pool, _ = locate(url)
             try:
-                result.bytes_freed += pool.remove(file_key)
+                result.bytes_freed += pool.remove(key)
             except FileNotFoundError:
                 continue
             result.files_deleted += 1
@@ -417,24 +411,33 @@ class MemCatalog(SqlCatalog):
             for path in sorted(files):
                 if is_memcat(path) and not table.io.new_input(path).exists():
                     findings.append(f"table {ns}.{name}: references {path}, which is not in the pool")
-        if not allow_unreferenced and is_memcat(self.warehouse):
-            pool, _ = locate(self.warehouse, create=True)
-            for file_key in sorted(self._own_files()):
-                url = f"memcat://{pool.name}/{file_key}"
-                entry = pool.entry(file_key)
-                if url not in referenced and entry is not None:
-                    findings.append(f"unreferenced file {url} ({entry.size} bytes)")
+        if not allow_unreferenced:
+            for _, url, entry in sorted(self._unreferenced(referenced), key=lambda found: found[0]):
+                findings.append(f"unreferenced file {url} ({entry.size} bytes)")
         return findings
 
     def load_file_io_for(self, location: str) -> FileIO:
         """The FileIO this catalog uses for ``location``."""
         return load_file_io(properties=self.properties, location=location)
 
-    def _own_files(self) -> list[str]:
-        """Pool keys under this catalog's warehouse, except under another live catalog's warehouse nested in it."""
+    def _unreferenced(self, referenced: set[str]) -> list[tuple[str, str, FileEntry]]:
+        """(key, url, entry) of every file this catalog owns in the pool that ``referenced`` does not name.
+
+        A catalog owns the files under its memcat:// warehouse, except those under another live
+        catalog's warehouse nested in it; a warehouse elsewhere (file://) owns no pool file.
+        """
+        if not is_memcat(self.warehouse):
+            return []
         pool, key = locate(self.warehouse, create=True)
         others = [w for w in _warehouses_of(pool.name) if w != key and (not key or w.startswith(key + "/"))]
-        return [k for k in pool.keys(key) if not any(k.startswith(w + "/") for w in others)]
+        found = []
+        for file_key in pool.keys(key):
+            url = f"memcat://{pool.name}/{file_key}"
+            entry = pool.entry(file_key)
+            if url in referenced or entry is None or any(file_key.startswith(w + "/") for w in others):
+                continue
+            found.append((file_key, url, entry))
+        return found
 
     def writer(self, identifier: str | Identifier, **options: Any) -> TableWriter:
         """A validating, bounded-memory writer for one table; see :class:`memcatalog.writer.TableWriter`."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 from typing import Any
 
@@ -17,6 +18,12 @@ from memcatalog.pool import Pool, find_pool, get_pool
 
 def is_memcat(location: str) -> bool:
     return location.startswith(SCHEME_PREFIX)
+
+
+def delete_quietly(io: FileIO, location: str) -> None:
+    """Delete a file that may already be gone."""
+    with contextlib.suppress(FileNotFoundError):
+        io.delete(location)
 
 
 def locate(location: str, *, create: bool = False) -> tuple[Pool, str]:

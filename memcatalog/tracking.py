@@ -8,13 +8,13 @@ publishes afterwards deletes itself, so a failed write leaves nothing behind.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from typing import Any
 
 from pyiceberg.io import FileIO, InputFile, OutputFile, OutputStream
 
 from memcatalog.errors import MemcatalogError
+from memcatalog.fileio import delete_quietly
 
 
 class WriteAbortedError(MemcatalogError, OSError):
@@ -53,11 +53,7 @@ class TrackingFileIO(FileIO):
         for stream in streams:
             stream.discard()
         for location in created:
-            self._delete_quietly(location)
-
-    def _delete_quietly(self, location: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self.inner.delete(location)
+            delete_quietly(self.inner, location)
 
     def _opened(self, location: str) -> None:
         with self._lock:
@@ -123,7 +119,7 @@ class _TrackedStream:
         self._done = True
         self.inner.close()
         if self.tracker.aborted:  # published after the abort's sweep: remove it here
-            self.tracker._delete_quietly(self.location)
+            delete_quietly(self.tracker.inner, self.location)
 
     def discard(self) -> None:
         """Drop the file unpublished (a memcat stream) or published-then-deleted (any other)."""

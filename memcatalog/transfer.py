@@ -205,19 +205,13 @@ def import_table(
 
         raise TableAlreadyExistsError(f"Table {ns}.{Catalog.table_name_from(identifier)} already exists")
     needed = total_bytes(metadata, src_io)
-    if needed > catalog.pool.stats().free:
-        stats = catalog.pool.stats()
+    stats = catalog.pool.stats()
+    if needed > stats.free:
         raise QuotaExceededError(target, needed, stats.free, stats.quota, catalog.pool.name)
-    result = _copy(
-        metadata,
-        src_io,
-        catalog.load_file_io_for(target),
-        target,
-        needed,
-        progress,
-        f"importing {ns}.{Catalog.table_name_from(identifier)}",
-    )
-    return _register(catalog, identifier, result, catalog.load_file_io_for(target))
+    dst_io = catalog.load_file_io_for(target)
+    label = f"importing {ns}.{Catalog.table_name_from(identifier)}"
+    result = _copy(metadata, src_io, dst_io, target, needed, progress, label)
+    return _register(catalog, identifier, result, dst_io)
 
 
 def export_table(

@@ -315,3 +315,16 @@ def test_reclaim_min_age_spares_young_orphans(cat: MemCatalog) -> None:
     cat.drop_table("db.gone")
     assert cat.reclaim(min_age=timedelta(minutes=5)).files_deleted == 0
     assert cat.reclaim(min_age=timedelta(0)).files_deleted > 0
+
+
+def test_reclaim_with_a_file_warehouse_touches_no_pool(tmp_path: Path) -> None:
+    name = f"fw{uuid.uuid4().hex[:6]}"
+    cat = MemCatalog(name, warehouse=f"file://{tmp_path}")
+    cat.create_namespace("db")
+    cat.create_table("db.t", SCHEMA).append(rows(3))
+    pools_before = set(memcatalog.list_pools())
+    assert cat.reclaim().files_deleted == 0
+    assert cat.check() == []
+    assert set(memcatalog.list_pools()) == pools_before, "no pool is made up from a file:// warehouse"
+    assert ids(cat.load_table("db.t").scan().to_arrow()) == [0, 1, 2]
+    memcatalog.drop_pool(name)
