@@ -35,6 +35,7 @@ from memcatalog.errors import DataNotInMemoryError, InvalidMetadataError
 from memcatalog.fileio import delete_quietly, is_memcat, locate
 from memcatalog.names import check_identifier
 from memcatalog.pool import FileEntry, Pool, get_pool
+from memcatalog.pyiceberg_internals import FlatCommits, new_table
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -89,7 +90,7 @@ def _check_table_identifier(identifier: str | Identifier) -> None:
     check_identifier([Catalog.table_name_from(identifier)], "table name")
 
 
-class MemCatalog(SqlCatalog):
+class MemCatalog(FlatCommits, SqlCatalog):
     """An Iceberg catalog with no server and no disk.
 
     Args:
@@ -199,7 +200,7 @@ class MemCatalog(SqlCatalog):
         if not location:
             raise NoSuchTableError(f"Table property metadata_location is missing: {namespace}.{table_name}")
         metadata = self._read_metadata(f"{namespace}.{table_name}", location)
-        return Table(
+        return new_table(
             identifier=ident,
             metadata=metadata,
             metadata_location=location,

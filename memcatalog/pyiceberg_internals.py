@@ -1,0 +1,437 @@
+"""The one place memcatalog uses pyiceberg's private API.
+
+pyiceberg's public API does not cover everything memcatalog needs. Every use of a
+private name (an underscore attribute, function or module-level helper) lives in
+this module, each with the reason it exists, so that:
+
+- ``tests/test_pyiceberg_contract.py`` can check, against the installed pyiceberg,
+  every assumption made here, and fail loudly when a release changes one;
+- each section checks its own contract once, at import time, and falls back to
+  pyiceberg's own public (slower, correct) path when it does not hold, logging
+  one warning that names what changed.
+
+The module is organised in self-contained sections, one per concern; add new
+wrappers in a new section rather than inside an existing one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pyiceberg.catalog import Catalog, MetastoreCatalog
+from pyiceberg.io import FileIO
+from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC, PartitionSpec
+from pyiceberg.schema import Schema
+from pyiceberg.table import CreateTableTransaction, StagedTable, Table, Transaction
+from pyiceberg.table.locations import load_location_provider
+from pyiceberg.table.maintenance import MaintenanceTable
+from pyiceberg.table.metadata import TableMetadata, TableMetadataUtil
+from pyiceberg.table.sorting import UNSORTED_SORT_ORDER, SortOrder
+from pyiceberg.table.update import TableRequirement, TableUpdate, update_table_metadata
+from pyiceberg.typedef import EMPTY_DICT, Identifier, Properties
+from pyiceberg.utils.datetime import datetime_to_millis
+from typing_extensions import override
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from pyiceberg.table.update.schema import UpdateSchema
+    from pyiceberg.table.update.snapshot import ExpireSnapshots, ManageSnapshots
+    from pyiceberg.table.update.sorting import UpdateSortOrder
+    from pyiceberg.table.update.spec import UpdateSpec
+    from pyiceberg.table.update.statistics import UpdateStatistics
+
+logger = logging.getLogger("memcatalog.pyiceberg_internals")
+
+
+# =====================================================================================
+# Section: flat-cost metadata updates (issue 18)
+#
+# pyiceberg 0.12's ``Transaction.table_metadata`` replays every staged update on the
+# table's metadata and ends with ``model_copy(deep=True)`` of the whole result,
+# snapshot list included, on every read; one ``table.append`` reads it about 18
+# times, so a small append costs O(snapshots) (upstream: apache/iceberg-python
+# issue 2673, PR 3784). The catalog side, ``MetastoreCatalog._update_and_stage_table``
+# -> ``update_table_metadata``, ends with the same deep copy once per commit.
+#
+# The models are frozen pydantic models and pyiceberg never mutates a TableMetadata
+# in place after validation, so the copy protects nothing that is not already
+# shared: MemCatalog's metadata cache hands the same object to every loaded table.
+# This section applies each update once, with pyiceberg's own per-update functions,
+# and shares the unchanged parts structurally instead of copying them.
+#
+# Private names used, and why:
+# - ``pyiceberg.table.update._apply_table_update``: pyiceberg's function applying ONE
+#   update (the body of update_table_metadata's loop). Reusing it keeps every rule
+#   (validation, errors, ids, timestamps) pyiceberg's own.
+# - ``pyiceberg.table.update._TableMetadataUpdateContext``: the record of updates
+#   applied so far that ``_apply_table_update`` consults (``-1`` "last added" ids,
+#   ``is_added_snapshot``); kept alive across staged updates.
+# - ``pyiceberg.table.update._update_table_metadata_log``: the metadata-log step of
+#   update_table_metadata when the catalog commits (write.metadata.previous-versions-max).
+# - ``Transaction._table`` and ``Transaction._updates``: the table a transaction was
+#   opened on and the tuple of updates staged so far; pyiceberg rebinds
+#   ``_updates`` (it is a tuple) at every change, which is how a change is noticed.
+# - ``MetastoreCatalog._update_and_stage_table``: the step of SqlCatalog.commit_table
+#   that applies a commit's updates to the current metadata; MemCatalog overrides it.
+# =====================================================================================
+
+try:  # the private names; their absence is a contract failure, not an import error
+    from pyiceberg.table.update import (
+        _apply_table_update,
+        _TableMetadataUpdateContext,
+        _update_table_metadata_log,
+    )
+except ImportError as e:  # pragma: no cover - exercised only by a changed pyiceberg
+    _apply_table_update = None  # type: ignore[assignment]
+    _TableMetadataUpdateContext = None  # type: ignore[assignment,misc]
+    _update_table_metadata_log = None  # type: ignore[assignment]
+    _IMPORT_PROBLEM: str | None = f"pyiceberg.table.update no longer has {e.name or e}"
+else:
+    _IMPORT_PROBLEM = None
+
+
+def _finish(base: TableMetadata, applied: TableMetadata, changed: bool) -> TableMetadata:
+    """The tail of ``update_table_metadata`` without its deep copy: timestamp and compatibility checks."""
+    if changed and base.last_updated_ms == applied.last_updated_ms:
+        applied = applied.model_copy(update={"last_updated_ms": datetime_to_millis(datetime.now().astimezone())})
+    applied.spec().check_compatible(applied.schema())
+    applied.sort_order().check_compatible(applied.schema())
+    return applied
+
+
+def apply_updates(
+    base: TableMetadata,
+    updates: tuple[TableUpdate, ...],
+    enforce_validation: bool = False,
+    metadata_location: str | None = None,
+) -> TableMetadata:
+    """``update_table_metadata`` with the unchanged parts of ``base`` shared instead of deep-copied.
+
+    Same arguments, same result, same errors as pyiceberg's function; falls back to it
+    when the contract checked at import does not hold.
+    """
+    if not FLAT_UPDATES.holds:
+        return update_table_metadata(base, updates, enforce_validation, metadata_location)
+    context = _TableMetadataUpdateContext()
+    applied = base
+    for update in updates:
+        applied = _apply_table_update(update, applied, context)
+    if context.has_changes() and metadata_location:
+        applied = _update_table_metadata_log(applied, metadata_location, base.last_updated_ms)
+    result = _finish(base, applied, context.has_changes())
+    if enforce_validation:
+        return TableMetadataUtil.parse_obj(result.model_dump())
+    return result
+
+
+@dataclass
+class _Applied:
+    """What a FlatTransaction has applied so far: the updates, on which base, with which context."""
+
+    base: TableMetadata
+    updates: tuple[TableUpdate, ...] = ()
+    metadata: TableMetadata | None = None
+    context: Any = field(default=None)
+
+
+class FlatTransaction(Transaction):
+    """A Transaction whose ``table_metadata`` costs O(new updates), not O(table history).
+
+    It keeps the metadata with every staged update applied, and applies only the
+    updates staged since the last read. Anything that rebinds the staged updates to a
+    tuple that does not extend the applied one (a retry dropping its snapshot updates,
+    the end of a commit), or a change of the table's metadata (a refresh, a commit),
+    starts again from the table's metadata: the result is always what pyiceberg's own
+    property computes, without its deep copy.
+    """
+
+    _flat_applied: _Applied | None = None
+
+    @property  # type: ignore[override]
+    @override
+    def table_metadata(self) -> TableMetadata:
+        if not FLAT_UPDATES.holds:
+            return super().table_metadata
+        base = self._table.metadata
+        updates = self._updates
+        state = self._flat_applied
+        if state is None or state.base is not base or not _extends(updates, state.updates):
+            state = _Applied(base=base, context=_TableMetadataUpdateContext())
+        applied = state.metadata if state.metadata is not None else base
+        try:
+            for update in updates[len(state.updates) :]:
+                applied = _apply_table_update(update, applied, state.context)
+        except BaseException:
+            self._flat_applied = None  # the next read replays from the start and raises again, like pyiceberg
+            raise
+        state.updates, state.metadata = updates, applied
+        self._flat_applied = state
+        return _finish(base, applied, state.context.has_changes())
+
+
+def _extends(updates: tuple[TableUpdate, ...], prefix: tuple[TableUpdate, ...]) -> bool:
+    if updates is prefix:
+        return True
+    return len(updates) >= len(prefix) and all(a is b for a, b in zip(updates, prefix))
+
+
+class FlatCreateTableTransaction(CreateTableTransaction, FlatTransaction):
+    """pyiceberg's CreateTableTransaction with FlatTransaction's ``table_metadata``."""
+
+
+class _FlatMaintenance(MaintenanceTable):
+    @override
+    def expire_snapshots(self) -> ExpireSnapshots:
+        from pyiceberg.table.update.snapshot import ExpireSnapshots
+
+        return ExpireSnapshots(transaction=FlatTransaction(self.tbl, autocommit=True))
+
+
+class FlatTable(Table):
+    """A pyiceberg Table whose every transaction is a FlatTransaction.
+
+    pyiceberg's Table opens ``Transaction(self, autocommit=True)`` directly in its
+    shorthand builders; each is overridden here to open a FlatTransaction instead,
+    with the same arguments as pyiceberg's.
+    """
+
+    @override
+    def transaction(self) -> Transaction:
+        return FlatTransaction(self)
+
+    @property
+    @override
+    def maintenance(self) -> MaintenanceTable:
+        return _FlatMaintenance(self)
+
+    @override
+    def manage_snapshots(self) -> ManageSnapshots:
+        from pyiceberg.table.update.snapshot import ManageSnapshots
+
+        return ManageSnapshots(transaction=FlatTransaction(self, autocommit=True))
+
+    @override
+    def update_statistics(self) -> UpdateStatistics:
+        from pyiceberg.table.update.statistics import UpdateStatistics
+
+        return UpdateStatistics(transaction=FlatTransaction(self, autocommit=True))
+
+    @override
+    def update_schema(self, allow_incompatible_changes: bool = False, case_sensitive: bool = True) -> UpdateSchema:
+        from pyiceberg.table.update.schema import UpdateSchema
+
+        return UpdateSchema(
+            transaction=FlatTransaction(self, autocommit=True),
+            allow_incompatible_changes=allow_incompatible_changes,
+            case_sensitive=case_sensitive,
+            name_mapping=self.name_mapping(),
+        )
+
+    @override
+    def update_sort_order(self, case_sensitive: bool = True) -> UpdateSortOrder:
+        from pyiceberg.table.update.sorting import UpdateSortOrder
+
+        return UpdateSortOrder(transaction=FlatTransaction(self, autocommit=True), case_sensitive=case_sensitive)
+
+    @override
+    def update_spec(self, case_sensitive: bool = True) -> UpdateSpec:
+        from pyiceberg.table.update.spec import UpdateSpec
+
+        return UpdateSpec(FlatTransaction(self, autocommit=True), case_sensitive=case_sensitive)
+
+
+class FlatStagedTable(FlatTable, StagedTable):
+    """pyiceberg's StagedTable (a table being created) with FlatTable's transactions."""
+
+
+def new_table(
+    identifier: tuple[str, ...], metadata: TableMetadata, metadata_location: str, io: FileIO, catalog: Catalog
+) -> Table:
+    """The Table MemCatalog hands out: a FlatTable, or pyiceberg's own Table when the contract does not hold."""
+    cls = FlatTable if FLAT_UPDATES.holds else Table
+    return cls(identifier=identifier, metadata=metadata, metadata_location=metadata_location, io=io, catalog=catalog)
+
+
+class FlatCommits(MetastoreCatalog):
+    """Mixin for a MetastoreCatalog (MemCatalog): flat-cost commits and create-table transactions.
+
+    ``_update_and_stage_table`` is the step of ``SqlCatalog.commit_table`` that checks a
+    commit's requirements, applies its updates to the current metadata and names the
+    next metadata file; here it applies them with :func:`apply_updates`. Everything
+    that commits through the catalog (tables, the writer, a REST server calling
+    ``commit_table``) goes through it.
+    """
+
+    @override
+    def _update_and_stage_table(
+        self,
+        current_table: Table | None,
+        table_identifier: Identifier,
+        requirements: tuple[TableRequirement, ...],
+        updates: tuple[TableUpdate, ...],
+    ) -> StagedTable:
+        if not FLAT_UPDATES.holds:
+            return super()._update_and_stage_table(current_table, table_identifier, requirements, updates)
+        for requirement in requirements:
+            requirement.validate(current_table.metadata if current_table else None)
+        metadata = apply_updates(
+            base=current_table.metadata if current_table else self._empty_table_metadata(),
+            updates=updates,
+            enforce_validation=current_table is None,
+            metadata_location=current_table.metadata_location if current_table else None,
+        )
+        version = self._parse_metadata_version(current_table.metadata_location) + 1 if current_table else 0
+        provider = load_location_provider(metadata.location, metadata.properties)
+        location = provider.new_table_metadata_file_location(version)
+        return StagedTable(
+            identifier=table_identifier,
+            metadata=metadata,
+            metadata_location=location,
+            io=self._load_file_io(properties=metadata.properties, location=location),
+            catalog=self,
+        )
+
+    @override
+    def create_table_transaction(
+        self,
+        identifier: str | Identifier,
+        schema: Schema | pa.Schema,
+        location: str | None = None,
+        partition_spec: PartitionSpec = UNPARTITIONED_PARTITION_SPEC,
+        sort_order: SortOrder = UNSORTED_SORT_ORDER,
+        properties: Properties = EMPTY_DICT,
+    ) -> CreateTableTransaction:
+        staged = self._create_staged_table(identifier, schema, location, partition_spec, sort_order, properties)
+        if not FLAT_UPDATES.holds:
+            return CreateTableTransaction(staged)
+        flat = FlatStagedTable(
+            identifier=staged.name(),
+            metadata=staged.metadata,
+            metadata_location=staged.metadata_location,
+            io=staged.io,
+            catalog=self,
+        )
+        return FlatCreateTableTransaction(flat)
+
+
+@dataclass
+class Contract:
+    """Whether one section's assumptions about pyiceberg hold, and if not, which one broke."""
+
+    name: str
+    problem: str | None = None
+
+    @property
+    def holds(self) -> bool:
+        return self.problem is None
+
+
+def check_flat_updates() -> str | None:
+    """Check every assumption of the flat-updates section; returns the first broken one, or None."""
+    import inspect
+
+    from pyiceberg.catalog import MetastoreCatalog
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    if _IMPORT_PROBLEM:
+        return _IMPORT_PROBLEM
+    checks: list[tuple[str, Callable[[], bool]]] = [
+        (
+            "update_table_metadata(base_metadata, updates, enforce_validation, metadata_location)",
+            lambda: list(inspect.signature(update_table_metadata).parameters)
+            == ["base_metadata", "updates", "enforce_validation", "metadata_location"],
+        ),
+        (
+            "Transaction.table_metadata is a property",
+            lambda: isinstance(inspect.getattr_static(Transaction, "table_metadata"), property),
+        ),
+        (
+            "MetastoreCatalog._update_and_stage_table(current_table, table_identifier, requirements, updates)",
+            lambda: list(inspect.signature(MetastoreCatalog._update_and_stage_table).parameters)
+            == ["self", "current_table", "table_identifier", "requirements", "updates"],
+        ),
+        (
+            "SqlCatalog.commit_table calls self._update_and_stage_table",
+            lambda: "self._update_and_stage_table(" in inspect.getsource(SqlCatalog.commit_table),
+        ),
+        ("MetastoreCatalog._parse_metadata_version", lambda: callable(MetastoreCatalog._parse_metadata_version)),
+        ("MetastoreCatalog._empty_table_metadata", lambda: callable(MetastoreCatalog._empty_table_metadata)),
+        ("MetastoreCatalog._load_file_io", lambda: callable(MetastoreCatalog._load_file_io)),
+        ("Transaction(table) keeps _table and _updates", _transaction_keeps_table_and_updates),
+        ("applying updates one by one gives update_table_metadata's result", _same_result_as_pyiceberg),
+    ]
+    for what, check in checks:
+        try:
+            if not check():
+                return f"pyiceberg changed: {what} no longer holds"
+        except Exception as e:
+            return f"pyiceberg changed: checking '{what}' raised {type(e).__name__}: {e}"
+    return None
+
+
+def _probe_metadata() -> TableMetadata:
+    from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC
+    from pyiceberg.schema import Schema
+    from pyiceberg.table.metadata import new_table_metadata
+    from pyiceberg.table.sorting import UNSORTED_SORT_ORDER
+    from pyiceberg.types import LongType, NestedField
+
+    schema = Schema(NestedField(1, "id", LongType(), required=False))
+    return new_table_metadata(schema, UNPARTITIONED_PARTITION_SPEC, UNSORTED_SORT_ORDER, "memory://probe", {})
+
+
+def _probe_updates() -> tuple[TableUpdate, ...]:
+    from pyiceberg.schema import Schema
+    from pyiceberg.table.update import AddSchemaUpdate, SetCurrentSchemaUpdate, SetPropertiesUpdate
+    from pyiceberg.types import LongType, NestedField, StringType
+
+    schema = Schema(
+        NestedField(1, "id", LongType(), required=False), NestedField(2, "s", StringType(), required=False), schema_id=1
+    )
+    return (
+        SetPropertiesUpdate(updates={"probe": "1"}),
+        AddSchemaUpdate(schema_=schema),
+        SetCurrentSchemaUpdate(schema_id=-1),
+    )
+
+
+def _comparable(metadata: TableMetadata) -> dict[str, Any]:
+    return metadata.model_dump(exclude={"last_updated_ms"})
+
+
+def _same_result_as_pyiceberg() -> bool:
+    base, updates = _probe_metadata(), _probe_updates()
+    theirs = update_table_metadata(base, updates, metadata_location="memory://probe/metadata/00000.json")
+    context = _TableMetadataUpdateContext()
+    ours = base
+    for update in updates:
+        ours = _apply_table_update(update, ours, context)
+    ours = _update_table_metadata_log(ours, "memory://probe/metadata/00000.json", base.last_updated_ms)
+    return _comparable(ours) == _comparable(theirs) and context.has_changes()
+
+
+def _transaction_keeps_table_and_updates() -> bool:
+    from pyiceberg.catalog.noop import NoopCatalog
+    from pyiceberg.io.pyarrow import PyArrowFileIO
+
+    table = Table(("probe", "t"), _probe_metadata(), "memory://probe/m.json", PyArrowFileIO(), NoopCatalog("probe"))
+    tx = Transaction(table)
+    before = tx._updates
+    tx._stage(_probe_updates()[:1])
+    return tx._table is table and isinstance(tx._updates, tuple) and tx._updates is not before and len(tx._updates) == 1
+
+
+FLAT_UPDATES = Contract("flat-cost metadata updates")
+FLAT_UPDATES.problem = check_flat_updates()
+if FLAT_UPDATES.problem:  # pragma: no cover - exercised only by a changed pyiceberg
+    logger.warning(
+        "memcatalog: %s; table commits fall back to pyiceberg's own path (correct, but each commit costs "
+        "more as the table's history grows). Upgrade memcatalog, or pin pyiceberg to a tested release.",
+        FLAT_UPDATES.problem,
+    )
+
+# ===================================================================================== end of flat-cost updates
