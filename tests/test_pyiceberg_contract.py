@@ -1,0 +1,185 @@
+"""What memcatalog/pyiceberg_internals.py relies on in pyiceberg's private API, checked against the installed pyiceberg.
+
+A failure here means a pyiceberg release changed something memcatalog depends on: read
+the failing section of memcatalog/pyiceberg_internals.py before upgrading.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.table import Table, Transaction
+from pyiceberg.table.metadata import TableMetadata
+from pyiceberg.transforms import IdentityTransform
+from pyiceberg.types import LongType
+
+from memcatalog import MemCatalog, drop_pool
+from memcatalog import pyiceberg_internals as internals
+from memcatalog.pyiceberg_internals import FlatTable, FlatTransaction
+
+# ---- section: flat-cost metadata updates ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def catalog() -> Iterator[MemCatalog]:
+    name = f"contract_{uuid.uuid4().hex[:8]}"
+    cat = MemCatalog(name)
+    cat.create_namespace("db")
+    yield cat
+    drop_pool(cat.pool.name)
+
+
+def _data(start: int, n: int = 3) -> pa.Table:
+    return pa.table({"id": pa.array(range(start, start + n), pa.int64()), "s": [f"v{i}" for i in range(n)]})
+
+
+def _comparable(metadata: TableMetadata) -> dict[str, Any]:
+    # last_updated_ms is stamped with "now" on every read by pyiceberg's own property: not comparable
+    return metadata.model_dump(exclude={"last_updated_ms"})
+
+
+def _pyiceberg_metadata(tx: Transaction) -> TableMetadata:
+    """What pyiceberg's own Transaction.table_metadata computes for this transaction."""
+    prop = Transaction.__dict__["table_metadata"]
+    assert isinstance(prop, property) and prop.fget is not None
+    result: TableMetadata = prop.fget(tx)
+    return result
+
+
+def test_the_contract_holds_on_the_installed_pyiceberg() -> None:
+    problem = internals.check_flat_updates()
+    assert problem is None, f"{problem}: memcatalog's flat-cost commits are off (see pyiceberg_internals.py)"
+    assert internals.FLAT_UPDATES.holds
+
+
+def test_the_check_notices_a_changed_commit_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    def commit_table(self: SqlCatalog, table: Table, requirements: Any, updates: Any) -> Any:
+        raise NotImplementedError
+
+    monkeypatch.setattr(SqlCatalog, "commit_table", commit_table)
+    problem = internals.check_flat_updates()
+    assert problem is not None and "_update_and_stage_table" in problem
+
+
+def test_the_check_notices_a_transaction_that_no_longer_keeps_its_updates(monkeypatch: pytest.MonkeyPatch) -> None:
+    def stage(self: Transaction, updates: Any, requirements: Any = ()) -> Transaction:
+        self._pending = updates  # type: ignore[attr-defined]
+        return self
+
+    monkeypatch.setattr(Transaction, "_stage", stage)
+    problem = internals.check_flat_updates()
+    assert problem is not None and "_updates" in problem
+
+
+def test_flat_table_metadata_equals_pyiceberg_replay_at_every_step(catalog: MemCatalog) -> None:
+    table = catalog.create_table("db.t", _data(0).schema)
+    table.append(_data(0))
+    tx = table.transaction()
+    assert isinstance(tx, FlatTransaction)
+    steps = [
+        lambda: tx.set_properties(a="1"),
+        lambda: tx.append(_data(10)),
+        lambda: tx.update_schema().add_column("extra", LongType()).commit(),
+        lambda: tx.append(pa.table({"id": pa.array([7], pa.int64()), "s": ["x"], "extra": pa.array([1], pa.int64())})),
+        lambda: tx.delete("id = 11"),
+        lambda: tx.update_spec().add_field("id", IdentityTransform(), "id_part").commit(),
+        lambda: tx.remove_properties("a"),
+    ]
+    for step in steps:
+        step()
+        assert _comparable(tx.table_metadata) == _comparable(_pyiceberg_metadata(tx))
+    tx.commit_transaction()
+    assert table.scan().to_arrow().num_rows == 3 + 3 + 1 - 1
+
+
+def test_flat_reads_share_the_unchanged_metadata_instead_of_copying_it(catalog: MemCatalog) -> None:
+    table = catalog.create_table("db.t", _data(0).schema)
+    for i in range(3):
+        table.append(_data(i * 10))
+    tx = table.transaction()
+    tx.set_properties(x="y")
+    flat = tx.table_metadata
+    assert flat.snapshots[0] is table.metadata.snapshots[0]  # shared, where pyiceberg's property deep-copies
+    assert _pyiceberg_metadata(tx).snapshots[0] is not table.metadata.snapshots[0]
+    assert flat.properties["x"] == "y" and "x" not in table.metadata.properties
+
+
+def test_a_failing_update_fails_every_read_like_pyiceberg(catalog: MemCatalog) -> None:
+    from pyiceberg.table.update import SetCurrentSchemaUpdate
+
+    table = catalog.create_table("db.t", _data(0).schema)
+    tx = table.transaction()
+    tx._stage((SetCurrentSchemaUpdate(schema_id=42),))
+    for _ in range(2):
+        with pytest.raises(ValueError, match="Schema with id 42 does not exist"):
+            _ = tx.table_metadata
+        with pytest.raises(ValueError, match="Schema with id 42 does not exist"):
+            _pyiceberg_metadata(tx)
+
+
+def test_every_table_the_catalog_hands_out_is_flat(catalog: MemCatalog) -> None:
+    schema = _data(0).schema
+    created = catalog.create_table("db.a", schema)
+    assert isinstance(created, FlatTable)
+    assert isinstance(catalog.load_table("db.a"), FlatTable)
+    assert isinstance(catalog.create_table_if_not_exists("db.a", schema), FlatTable)
+    assert isinstance(catalog.rename_table("db.a", "db.b"), FlatTable)
+    registered = catalog.register_table("db.c", catalog.load_table("db.b").metadata_location)
+    assert isinstance(registered, FlatTable)
+    table = catalog.load_table("db.b")
+    table.append(_data(0))
+    assert isinstance(table, FlatTable) and isinstance(table.refresh(), FlatTable)
+    builders = [
+        table.update_schema(),
+        table.manage_snapshots(),
+        table.update_spec(),
+        table.update_sort_order(),
+        table.update_statistics(),
+        table.maintenance.expire_snapshots(),
+    ]
+    for builder in builders:
+        assert isinstance(builder._transaction, FlatTransaction), type(builder).__name__
+    tx = catalog.create_table_transaction("db.d", schema)
+    assert isinstance(tx, FlatTransaction)
+    tx.append(_data(0))
+    committed = tx.commit_transaction()
+    assert isinstance(committed, FlatTable)
+    assert catalog.load_table("db.d").scan().to_arrow().num_rows == 3
+
+
+def test_commits_apply_their_updates_through_the_flat_path(catalog: MemCatalog, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    original = internals.apply_updates
+
+    def counting(*args: Any, **kwargs: Any) -> TableMetadata:
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(internals, "apply_updates", counting)
+    table = catalog.create_table("db.t", _data(0).schema)
+    table.append(_data(0))
+    table.update_schema().add_column("extra", LongType()).commit()
+    assert len(calls) == 2
+    committed = catalog.load_table("db.t").metadata
+    assert committed.snapshots[0] is table.metadata.snapshots[0]  # the catalog shared, not copied
+
+
+def test_without_the_contract_everything_falls_back_to_pyiceberg(
+    catalog: MemCatalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(internals.FLAT_UPDATES, "problem", "simulated: pyiceberg changed")
+    table = catalog.create_table("db.t", _data(0).schema)
+    assert type(table) is Table
+    assert type(table.transaction()) is Transaction
+    table.append(_data(0))
+    table.update_schema().add_column("extra", LongType()).commit()
+    tx = catalog.create_table_transaction("db.u", _data(0).schema)
+    assert not isinstance(tx, FlatTransaction)
+    tx.commit_transaction()
+    assert catalog.load_table("db.t").scan().to_arrow().num_rows == 3
+    assert [f.name for f in catalog.load_table("db.t").schema().fields] == ["id", "s", "extra"]
