@@ -279,8 +279,21 @@ def export_cmd(
     "--memory", "memory_size", default="1GiB", show_default=True, help="Parquet bytes loaded for the memory test."
 )
 @click.option("--output", default=None, help="Write the markdown report here (and the plot beside it, .png).")
+@click.option(
+    "--curves",
+    is_flag=True,
+    help="Also measure how costs grow: commits against snapshots (1 to 1,000), rows (10k to 10M), "
+    "table count (1 to 1,000), threads (1 to 8). About half an hour on 2 cores.",
+)
 def bench(
-    rows: int, repeat: int, small_appends: int, threads: int, per_thread: int, memory_size: str, output: str | None
+    rows: int,
+    repeat: int,
+    small_appends: int,
+    threads: int,
+    per_thread: int,
+    memory_size: str,
+    output: str | None,
+    curves: bool,
 ) -> None:
     """Benchmark memcatalog against SqlCatalog on tmpfs, SqlCatalog on fsspec memory://, and pyarrow's limit.
 
@@ -288,19 +301,26 @@ def bench(
     Example:
       memcatalog bench --output docs/benchmarks.md      # a few minutes on 2 cores
       memcatalog bench --rows 200000 --small-appends 50 --memory 128MiB
+      memcatalog bench --curves --output docs/benchmarks.md   # and the growth curves
     """
     from pathlib import Path
 
     from memcatalog.bench import report
-    from memcatalog.bench.run import run_all, write
+    from memcatalog.bench.curves import CurveSizes, run_curves
+    from memcatalog.bench.run import curves_plot_path, run_all, write
     from memcatalog.config import parse_size
 
     results = run_all(rows, repeat, small_appends, threads, per_thread, parse_size(memory_size))
+    measured = run_curves(CurveSizes.full(), say=lambda what: click.echo(f"... {what}")) if curves else None
     command = "memcatalog bench " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "memcatalog bench"
     if output:
         md = Path(output)
-        write(results, command, md, md.with_suffix(".png"))
+        write(results, command, md, md.with_suffix(".png"), measured)
         click.echo(f"wrote {md} and {md.with_suffix('.png')}")
+        if measured:
+            click.echo(f"wrote {curves_plot_path(md.with_suffix('.png'))}")
     from memcatalog.bench.run import environment
 
     click.echo(report.markdown(results, command, environment()))
+    if measured:
+        click.echo(report.curves_markdown(measured, "benchmarks-curves.png"))

@@ -176,7 +176,7 @@ class FlatTransaction(Transaction):
 def _extends(updates: tuple[TableUpdate, ...], prefix: tuple[TableUpdate, ...]) -> bool:
     if updates is prefix:
         return True
-    return len(updates) >= len(prefix) and all(a is b for a, b in zip(updates, prefix))
+    return len(updates) >= len(prefix) and all(a is b for a, b in zip(updates, prefix, strict=False))
 
 
 class FlatCreateTableTransaction(CreateTableTransaction, FlatTransaction):
@@ -342,8 +342,10 @@ def check_flat_updates() -> str | None:
     checks: list[tuple[str, Callable[[], bool]]] = [
         (
             "update_table_metadata(base_metadata, updates, enforce_validation, metadata_location)",
-            lambda: list(inspect.signature(update_table_metadata).parameters)
-            == ["base_metadata", "updates", "enforce_validation", "metadata_location"],
+            lambda: (
+                list(inspect.signature(update_table_metadata).parameters)
+                == ["base_metadata", "updates", "enforce_validation", "metadata_location"]
+            ),
         ),
         (
             "Transaction.table_metadata is a property",
@@ -351,8 +353,10 @@ def check_flat_updates() -> str | None:
         ),
         (
             "MetastoreCatalog._update_and_stage_table(current_table, table_identifier, requirements, updates)",
-            lambda: list(inspect.signature(MetastoreCatalog._update_and_stage_table).parameters)
-            == ["self", "current_table", "table_identifier", "requirements", "updates"],
+            lambda: (
+                list(inspect.signature(MetastoreCatalog._update_and_stage_table).parameters)
+                == ["self", "current_table", "table_identifier", "requirements", "updates"]
+            ),
         ),
         (
             "SqlCatalog.commit_table calls self._update_and_stage_table",
@@ -394,8 +398,8 @@ def _probe_updates() -> tuple[TableUpdate, ...]:
     )
     return (
         SetPropertiesUpdate(updates={"probe": "1"}),
-        AddSchemaUpdate(schema_=schema),
-        SetCurrentSchemaUpdate(schema_id=-1),
+        AddSchemaUpdate(schema=schema),
+        SetCurrentSchemaUpdate.model_validate({"schema-id": -1}),
     )
 
 

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pytest
 from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import SqlCatalog
-from pyiceberg.expressions import AlwaysTrue, EqualTo, GreaterThanOrEqual, LessThan
+from pyiceberg.expressions import EqualTo, GreaterThanOrEqual, LessThan
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot
@@ -45,9 +45,18 @@ class Pair:
     branches: list[str]
     tags: list[str]
 
-    def both(self, fn: Callable[[Table], Any]) -> None:
-        fn(self.mem)
-        fn(self.sql)
+    def both(self, fn: Callable[[Table], Any]) -> str:
+        """Apply ``fn`` to both tables; an error must be the same error on both (pyiceberg's own, e.g. its upsert
+        after a column was added), and then both tables must be left alike."""
+        outcomes = []
+        for table in (self.mem, self.sql):
+            try:
+                fn(table)
+                outcomes.append("")
+            except Exception as e:
+                outcomes.append(f"{type(e).__name__}: {e}")
+        assert outcomes[0] == outcomes[1], f"MemCatalog: {outcomes[0] or 'ok'}; SqlCatalog: {outcomes[1] or 'ok'}"
+        return f" (both raised {outcomes[0][:60]})" if outcomes[0] else ""
 
 
 @pytest.fixture
@@ -80,27 +89,39 @@ def _rows(rng: random.Random, pair: Pair, n: int) -> pa.Table:
 def _op(rng: random.Random, pair: Pair) -> str:
     """Apply one random operation to both tables; returns its description (for failure messages)."""
     choice = rng.choices(
-        ["append", "overwrite", "overwrite_filter", "delete", "upsert", "add_column", "add_partition", "branch", "tag",
-         "append_branch", "remove_tag", "property"],
+        [
+            "append",
+            "overwrite",
+            "overwrite_filter",
+            "delete",
+            "upsert",
+            "add_column",
+            "add_partition",
+            "branch",
+            "tag",
+            "append_branch",
+            "remove_tag",
+            "property",
+        ],
         weights=[6, 1, 2, 3, 3, 1, 1, 1, 1, 2, 1, 1],
     )[0]
     has_snapshot = pair.mem.current_snapshot() is not None
     if choice == "append":
         data = _rows(rng, pair, rng.randint(1, 8))
-        pair.both(lambda t: t.append(data))
+        choice += pair.both(lambda t: t.append(data))
     elif choice == "overwrite":
         data = _rows(rng, pair, rng.randint(1, 5))
-        pair.both(lambda t: t.overwrite(data))
+        choice += pair.both(lambda t: t.overwrite(data))
     elif choice == "overwrite_filter":
         data = _rows(rng, pair, rng.randint(1, 5))
         cut = rng.randrange(60)
-        pair.both(lambda t: t.overwrite(data, overwrite_filter=GreaterThanOrEqual("id", cut)))
+        choice += pair.both(lambda t: t.overwrite(data, overwrite_filter=GreaterThanOrEqual("id", cut)))
     elif choice == "delete":
         expr = rng.choice([LessThan("id", rng.randrange(60)), EqualTo("grp", rng.choice("abc"))])
-        pair.both(lambda t: t.delete(expr))
+        choice += pair.both(lambda t: t.delete(expr))
     elif choice == "upsert":
         data = _rows(rng, pair, rng.randint(1, 6))
-        pair.both(lambda t: t.upsert(data))
+        choice += pair.both(lambda t: t.upsert(data))
     elif choice == "add_column":
         name = f"x{len(pair.columns)}"
         pair.columns.append(name)
@@ -121,11 +142,11 @@ def _op(rng: random.Random, pair: Pair) -> str:
         back = rng.randrange(len(pair.mem.snapshots()))
         mem_id, sql_id = pair.mem.snapshots()[back].snapshot_id, pair.sql.snapshots()[back].snapshot_id
         if choice == "branch":
-            pair.mem.manage_snapshots().create_branch(mem_id, name).commit()
-            pair.sql.manage_snapshots().create_branch(sql_id, name).commit()
+            ids = {id(pair.mem): mem_id, id(pair.sql): sql_id}
+            pair.both(lambda t: t.manage_snapshots().create_branch(ids[id(t)], name).commit())
         else:
-            pair.mem.manage_snapshots().create_tag(mem_id, name).commit()
-            pair.sql.manage_snapshots().create_tag(sql_id, name).commit()
+            ids = {id(pair.mem): mem_id, id(pair.sql): sql_id}
+            pair.both(lambda t: t.manage_snapshots().create_tag(ids[id(t)], name).commit())
         choice = f"{choice} {name} at snapshot #{back}"
     elif choice == "append_branch" and pair.branches:
         branch = rng.choice(pair.branches)
@@ -151,6 +172,11 @@ def _snapshot_index(table: Table) -> dict[int, int]:
     return {s.snapshot_id: i for i, s in enumerate(table.snapshots())}
 
 
+def _plain(mapping: Any) -> list[tuple[Any, Any]] | None:
+    # pyiceberg reads these maps as LazyDicts, which compare (and print) by identity
+    return sorted(dict(mapping).items()) if mapping is not None else None
+
+
 def _entries(table: Table, snapshot: Snapshot, index: dict[int, int]) -> list[Any]:
     out = []
     for manifest in snapshot.manifests(table.io):
@@ -168,11 +194,12 @@ def _entries(table: Table, snapshot: Snapshot, index: dict[int, int]) -> list[An
                     tuple(f.partition),
                     f.record_count,
                     f.file_size_in_bytes,
-                    f.column_sizes,
-                    f.value_counts,
-                    f.null_value_counts,
-                    f.lower_bounds,
-                    f.upper_bounds,
+                    _plain(f.column_sizes),
+                    _plain(f.value_counts),
+                    _plain(f.null_value_counts),
+                    _plain(f.nan_value_counts),
+                    _plain(f.lower_bounds),
+                    _plain(f.upper_bounds),
                     f.spec_id,
                 )
             )

@@ -152,7 +152,9 @@ def test_every_table_the_catalog_hands_out_is_flat(catalog: MemCatalog) -> None:
     assert catalog.load_table("db.d").scan().to_arrow().num_rows == 3
 
 
-def test_commits_apply_their_updates_through_the_flat_path(catalog: MemCatalog, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_commits_apply_their_updates_through_the_flat_path(
+    catalog: MemCatalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls: list[int] = []
     original = internals.apply_updates
 

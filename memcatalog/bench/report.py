@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from memcatalog.bench.curves import Curve
 from memcatalog.bench.workloads import LIMIT, Result
 
 PEER_NAMES = ["sql-tmpfs", "sql-memoryfs"]
@@ -120,3 +121,83 @@ def plot(results: list[Result], path: Path) -> None:
     ax.legend(loc="lower right", fontsize=8)
     ax.set_title("memcatalog against its peers, same run")
     fig.savefig(path, dpi=110, bbox_inches="tight")
+
+
+# ---- curves (memcatalog bench --curves) ------------------------------------------------------------------------
+
+FLAT_TARGET = 1.5  # the last checkpoint's commit latency over the first, for memcatalog
+
+
+def growth(curve: Curve, peer: str = "memcatalog") -> float:
+    """Value at the largest x over the value at the smallest: how much the cost grew."""
+    values = curve.series[peer]
+    return values[-1] / values[0]
+
+
+def curve_findings(curves: list[Curve]) -> list[str]:
+    """The sentences docs/benchmarks.md states: growth of memcatalog's commits, and the ratio to the peers."""
+    lines = []
+    for curve in curves:
+        if not curve.title.startswith("commit latency"):
+            continue
+        first, last = curve.xs[0], curve.xs[-1]
+        for peer in curve.series:
+            met = ""
+            if peer == "memcatalog":
+                met = f" (target <= {FLAT_TARGET}: {'met' if growth(curve, peer) <= FLAT_TARGET else '**missed**'})"
+            lines.append(
+                f"- {curve.title}: {peer} at {last:,} snapshots = {growth(curve, peer):.2f}x its latency "
+                f"at {first}{met}"
+            )
+        mine = curve.at("memcatalog", last)
+        for peer in PEER_NAMES:
+            lines.append(
+                f"- {curve.title}: memcatalog / {peer} at {last:,} snapshots = {mine / curve.at(peer, last):.3f} "
+                f"({_fmt(mine, 's')} against {_fmt(curve.at(peer, last), 's')})"
+            )
+    return lines
+
+
+def curves_markdown(curves: list[Curve], image: str) -> str:
+    lines = ["## Curves", "", *curve_findings(curves), ""]
+    for curve in curves:
+        names = list(curve.series)
+        lines += [f"### {curve.title}", "", f"| {curve.x_label} | " + " | ".join(names) + " |"]
+        lines.append("|---" * (len(names) + 1) + "|")
+        for i, x in enumerate(curve.xs):
+            lines.append(f"| {x:,} | " + " | ".join(_fmt(curve.series[n][i], curve.unit) for n in names) + " |")
+        if curve.extra:
+            lines += ["", ", ".join(f"{k} = {v}" for k, v in curve.extra.items())]
+        lines.append("")
+    lines += [f"![curves]({image})", ""]
+    return "\n".join(lines)
+
+
+def plot_curves(curves: list[Curve], path: Path) -> None:
+    try:
+        import matplotlib
+    except ModuleNotFoundError as e:
+        raise ModuleNotFoundError("the benchmark plot needs matplotlib: pip install 'memcatalog[bench]'") from e
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    columns = 3
+    rows = (len(curves) + columns - 1) // columns
+    fig, axes = plt.subplots(rows, columns, figsize=(5 * columns, 3.8 * rows), squeeze=False)
+    for ax, curve in zip(axes.flat, curves, strict=False):
+        for name, values in curve.series.items():
+            scale = 1000.0 if curve.unit == "s" else 1.0
+            ax.plot(curve.xs, [v * scale for v in values], marker="o", markersize=3, label=name)
+        ax.set_xscale("log")
+        if curve.unit == "s":
+            ax.set_yscale("log")
+        ax.set_xlabel(curve.x_label)
+        ax.set_ylabel("ms" if curve.unit == "s" else "commits per second")
+        ax.set_title(curve.title, fontsize=8)
+        ax.legend(fontsize=6)
+        ax.grid(True, which="both", alpha=0.3)
+    for ax in list(axes.flat)[len(curves) :]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -7,6 +7,7 @@ import platform
 from pathlib import Path
 
 from memcatalog.bench import report, workloads
+from memcatalog.bench.curves import Curve
 from memcatalog.bench.workloads import Result
 
 
@@ -39,6 +40,18 @@ def environment() -> str:
     )
 
 
-def write(results: list[Result], command: str, markdown_path: Path, plot_path: Path) -> None:
-    markdown_path.write_text(report.markdown(results, command, environment()))
+def write(
+    results: list[Result], command: str, markdown_path: Path, plot_path: Path, curves: list[Curve] | None = None
+) -> None:
+    """The markdown report, its ratio plot, and with ``curves`` a section and a plot of them (``<name>-curves.png``)."""
+    text = report.markdown(results, command, environment())
+    if curves:
+        curves_path = curves_plot_path(plot_path)
+        text += "\n" + report.curves_markdown(curves, curves_path.name)
+        report.plot_curves(curves, curves_path)
+    markdown_path.write_text(text)
     report.plot(results, plot_path)
+
+
+def curves_plot_path(plot_path: Path) -> Path:
+    return plot_path.with_name(f"{plot_path.stem}-curves.png")

@@ -33,3 +33,30 @@ def test_tiny_run_measures_every_peer_and_writes_the_report(tmp_path: Path) -> N
     text = (tmp_path / "b.md").read_text()
     assert "memcatalog bench --tiny" in text and "| bulk append |" in text and "## Targets" in text
     assert (tmp_path / "b.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_tiny_curves_measure_every_peer_and_plot(tmp_path: Path) -> None:
+    from memcatalog.bench.curves import OVERWRITE_HISTORY, CurveSizes, run_curves
+
+    sizes = CurveSizes.tiny()
+    curves = run_curves(sizes)
+    titles = [c.title for c in curves]
+    assert len(curves) == 8, titles
+    for curve in curves:
+        assert {"memcatalog", "sql-tmpfs", "sql-memoryfs"} <= set(curve.series), curve.title
+        for values in curve.series.values():
+            assert len(values) == len(curve.xs) and all(v > 0 for v in values), curve.title
+    append = curves[0]
+    assert append.xs == sizes.snapshots and OVERWRITE_HISTORY in append.series
+    # the curve reached its last x: the table had that many snapshots when it was measured
+    assert append.extra["memcatalog manifests in the last snapshot"] >= sizes.snapshots[-1]
+    concurrent = curves[-1]
+    assert concurrent.xs == sizes.threads
+    assert all(v == 0 for k, v in concurrent.extra.items() if k.endswith("rows lost") or k.endswith("errors"))
+    findings = report.curve_findings(curves)
+    assert any("memcatalog / sql-tmpfs at 6 snapshots" in line for line in findings)
+    results = run_all(20_000, 1, 5, 2, 2, 8 * 2**20, log=False)
+    write(results, "memcatalog bench --curves", tmp_path / "b.md", tmp_path / "b.png", curves)
+    text = (tmp_path / "b.md").read_text()
+    assert "## Curves" in text and "![curves](b-curves.png)" in text and "| 6 |" in text
+    assert (tmp_path / "b-curves.png").read_bytes()[:4] == b"\x89PNG"
