@@ -16,7 +16,7 @@ from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError, TableAl
 from pyiceberg.io import FileIO, load_file_io
 from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC, PartitionSpec
 from pyiceberg.schema import Schema
-from pyiceberg.serializers import FromInputFile, ToOutputFile
+from pyiceberg.serializers import FromInputFile
 from pyiceberg.table import CommitTableResponse, Table, TableProperties
 from pyiceberg.table.locations import load_location_provider
 from pyiceberg.table.metadata import TableMetadata, new_table_metadata
@@ -35,7 +35,7 @@ from memcatalog.errors import DataNotInMemoryError, InvalidMetadataError
 from memcatalog.fileio import delete_quietly, is_memcat, locate
 from memcatalog.names import check_identifier
 from memcatalog.pool import FileEntry, Pool, get_pool
-from memcatalog.pyiceberg_internals import FlatCommits, new_table
+from memcatalog.pyiceberg_internals import FlatCommits, new_table, write_table_metadata
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -174,7 +174,7 @@ class MemCatalog(FlatCommits, SqlCatalog):
 
     @override
     def _write_metadata(self, metadata: TableMetadata, io: FileIO, metadata_path: str) -> None:  # type: ignore[override]
-        ToOutputFile.table_metadata(metadata, io.new_output(metadata_path))
+        write_table_metadata(metadata, io.new_output(metadata_path))
         self._remember(metadata_path, metadata)
         written = getattr(self._commit_state, "written", None)
         if written is not None:

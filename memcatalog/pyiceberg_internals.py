@@ -17,19 +17,23 @@ wrappers in a new section rather than inside an existing one.
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pyiceberg.catalog import Catalog, MetastoreCatalog
-from pyiceberg.io import FileIO
+from pyiceberg.io import FileIO, OutputFile
 from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC, PartitionSpec
 from pyiceberg.schema import Schema
+from pyiceberg.serializers import ToOutputFile
 from pyiceberg.table import CreateTableTransaction, StagedTable, Table, Transaction
 from pyiceberg.table.locations import load_location_provider
 from pyiceberg.table.maintenance import MaintenanceTable
 from pyiceberg.table.metadata import TableMetadata, TableMetadataUtil
+from pyiceberg.table.snapshots import Snapshot
 from pyiceberg.table.sorting import UNSORTED_SORT_ORDER, SortOrder
 from pyiceberg.table.update import TableRequirement, TableUpdate, update_table_metadata
 from pyiceberg.typedef import EMPTY_DICT, Identifier, Properties
@@ -439,3 +443,117 @@ if FLAT_UPDATES.problem:  # pragma: no cover - exercised only by a changed pyice
     )
 
 # ===================================================================================== end of flat-cost updates
+
+
+# =====================================================================================
+# Section: metadata JSON with each snapshot serialised once (issue 18)
+#
+# Every commit writes the whole metadata file, and pyiceberg's Snapshot summaries
+# serialise through a Python-level model_serializer, so a metadata file with 1,000
+# snapshots costs milliseconds of Python per commit. A snapshot object never changes,
+# and flat commits share the unchanged ones between consecutive metadata versions, so
+# each snapshot's JSON is kept (keyed by the object itself) and the file is assembled
+# from the JSON of everything else plus the kept pieces. The bytes are those of
+# ``ToOutputFile.table_metadata``; the contract below checks exactly that.
+#
+# No private name is used; the assumptions are about output: that
+# ``TableMetadata.model_dump_json`` writes snapshots as one top-level ``"snapshots"``
+# list whose elements are each ``Snapshot.model_dump_json`` with the same options, and
+# that ``ToOutputFile.table_metadata`` writes ``model_dump_json(exclude_none=...)``
+# through ``Compressor`` (serializers.py).
+# =====================================================================================
+
+_SNAPSHOTS_KEY = '"snapshots":[]'
+_SNAPSHOT_JSON_MAX = 10_000  # snapshots whose JSON is kept, process-wide (~1 KiB each)
+_snapshot_json: OrderedDict[tuple[int, bool], tuple[Snapshot, str]] = OrderedDict()
+_snapshot_json_lock = threading.Lock()
+
+
+def _snapshots_json(snapshots: list[Snapshot], exclude_none: bool) -> str:
+    """The JSON of each snapshot, comma-separated; each serialised once while it stays in the cache."""
+    cache = _snapshot_json
+    pieces = []
+    with _snapshot_json_lock:
+        for snapshot in snapshots:
+            key = (id(snapshot), exclude_none)  # the entry holds the object, so its id cannot be reused meanwhile
+            found = cache.get(key)
+            if found is None or found[0] is not snapshot:
+                found = (snapshot, snapshot.model_dump_json(exclude_none=exclude_none))
+                cache[key] = found
+            else:
+                cache.move_to_end(key)
+            pieces.append(found[1])
+        while len(cache) > _SNAPSHOT_JSON_MAX:
+            cache.popitem(last=False)
+    return ",".join(pieces)
+
+
+def table_metadata_json(metadata: TableMetadata, exclude_none: bool = True) -> str:
+    """``metadata.model_dump_json(exclude_none=...)``, with each snapshot serialised once per process."""
+    if not METADATA_JSON.holds or not metadata.snapshots:
+        return metadata.model_dump_json(exclude_none=exclude_none)
+    rest = metadata.model_copy(update={"snapshots": []}).model_dump_json(exclude_none=exclude_none)
+    if rest.count(_SNAPSHOTS_KEY) != 1:  # a property or ref that looks like the key: take the plain path
+        return metadata.model_dump_json(exclude_none=exclude_none)
+    pieces = _snapshots_json(metadata.snapshots, exclude_none)
+    return rest.replace(_SNAPSHOTS_KEY, f'"snapshots":[{pieces}]', 1)
+
+
+def write_table_metadata(metadata: TableMetadata, output_file: OutputFile) -> None:
+    """What ``ToOutputFile.table_metadata(metadata, output_file)`` writes, assembled by :func:`table_metadata_json`."""
+    if not METADATA_JSON.holds:
+        ToOutputFile.table_metadata(metadata, output_file)
+        return
+    from pyiceberg.serializers import Compressor
+    from pyiceberg.utils.config import Config
+
+    exclude_none = not Config().get_bool("legacy-current-snapshot-id")
+    data = table_metadata_json(metadata, exclude_none).encode("utf-8")
+    data = Compressor.get_compressor(output_file.location).bytes_compressor()(data)
+    with output_file.create(overwrite=False) as stream:
+        stream.write(data)
+
+
+def check_metadata_json() -> str | None:
+    """Check this section's assumptions; returns the first broken one, or None."""
+    import inspect
+
+    try:
+        source = inspect.getsource(ToOutputFile.table_metadata)
+        if "model_dump_json(exclude_none=exclude_none)" not in source or "Compressor.get_compressor" not in source:
+            return "pyiceberg changed: ToOutputFile.table_metadata no longer writes model_dump_json through Compressor"
+        from pyiceberg.table.snapshots import Operation, Summary
+
+        base = _probe_metadata()
+        snapshots = [
+            Snapshot.model_validate(
+                {
+                    "snapshot-id": i,
+                    "parent-snapshot-id": i - 1 if i > 1 else None,
+                    "sequence-number": i,
+                    "timestamp-ms": 1_700_000_000_000 + i,
+                    "manifest-list": f"memory://probe/metadata/snap-{i}.avro",
+                    "summary": Summary(operation=Operation.APPEND, **{"added-records": str(i)}),
+                    "schema-id": 0,
+                }
+            )
+            for i in (1, 2)
+        ]
+        metadata = base.model_copy(update={"snapshots": snapshots, "current_snapshot_id": 2})
+        for exclude_none in (True, False):
+            theirs = metadata.model_dump_json(exclude_none=exclude_none)
+            rest = metadata.model_copy(update={"snapshots": []}).model_dump_json(exclude_none=exclude_none)
+            pieces = ",".join(s.model_dump_json(exclude_none=exclude_none) for s in snapshots)
+            if rest.replace(_SNAPSHOTS_KEY, f'"snapshots":[{pieces}]', 1) != theirs:
+                return "pyiceberg changed: metadata JSON is no longer its snapshots' JSON spliced into the rest"
+    except Exception as e:
+        return f"pyiceberg changed: checking the metadata JSON layout raised {type(e).__name__}: {e}"
+    return None
+
+
+METADATA_JSON = Contract("metadata JSON with cached snapshots")
+METADATA_JSON.problem = check_metadata_json()
+if METADATA_JSON.problem:  # pragma: no cover - exercised only by a changed pyiceberg
+    logger.warning("memcatalog: %s; metadata files are written by pyiceberg's own serializer.", METADATA_JSON.problem)
+
+# ===================================================================================== end of metadata JSON

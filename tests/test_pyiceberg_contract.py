@@ -185,3 +185,46 @@ def test_without_the_contract_everything_falls_back_to_pyiceberg(
     tx.commit_transaction()
     assert catalog.load_table("db.t").scan().to_arrow().num_rows == 3
     assert [f.name for f in catalog.load_table("db.t").schema().fields] == ["id", "s", "extra"]
+
+
+# ---- section: metadata JSON with cached snapshots ---------------------------------------------------------------
+
+
+def test_the_metadata_json_contract_holds_on_the_installed_pyiceberg() -> None:
+    problem = internals.check_metadata_json()
+    assert problem is None, f"{problem}: metadata files are written by pyiceberg's slower serializer"
+    assert internals.METADATA_JSON.holds
+
+
+def test_metadata_files_are_byte_for_byte_pyicebergs(catalog: MemCatalog, tmp_path: Any) -> None:
+    from pyiceberg.io.pyarrow import PyArrowFileIO
+    from pyiceberg.serializers import ToOutputFile
+
+    table = catalog.create_table("db.t", _data(0).schema)
+    for i in range(4):
+        table.append(_data(i * 10))
+    table.manage_snapshots().create_tag(table.snapshots()[1].snapshot_id, "t1").commit()
+    # expiring the first snapshot rewrites its child with no parent: a new object, serialised anew
+    table.maintenance.expire_snapshots().by_id(table.snapshots()[0].snapshot_id).commit()
+    io = PyArrowFileIO()
+    for n, metadata in enumerate([table.metadata, catalog.load_table("db.t").metadata]):
+        ours, theirs = tmp_path / f"ours{n}.json", tmp_path / f"theirs{n}.json"
+        internals.write_table_metadata(metadata, io.new_output(str(ours)))
+        ToOutputFile.table_metadata(metadata, io.new_output(str(theirs)))
+        assert ours.read_bytes() == theirs.read_bytes()
+    written = table.io.new_input(table.metadata_location).open().read()
+    assert written == metadata.model_dump_json().encode()
+    assert table.snapshots()[0].parent_snapshot_id is None
+
+
+def test_the_metadata_json_check_notices_a_changed_layout(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pyiceberg.table.snapshots import Snapshot
+
+    original = Snapshot.model_dump_json
+
+    def renamed(self: Snapshot, **kwargs: Any) -> str:
+        return original(self, **kwargs).replace('"snapshot-id"', '"id"')
+
+    monkeypatch.setattr(Snapshot, "model_dump_json", renamed)
+    problem = internals.check_metadata_json()
+    assert problem is not None and "spliced" in problem
