@@ -22,6 +22,7 @@ from memcatalog.pyiceberg_internals import new_table
 from memcatalog.writer import TableWriter
 
 OVERWRITE_HISTORY = "memcatalog, history of overwrites"
+MERGED_MANIFESTS = "memcatalog, commit.manifest-merge.enabled"
 
 
 @dataclass
@@ -50,7 +51,7 @@ class CurveSizes:
 
     @classmethod
     def full(cls) -> CurveSizes:
-        return cls([1, 10, 100, 250, 500, 750, 1000], 5, [10_000, 100_000, 1_000_000, 10_000_000], [1, 10, 100, 1000],
+        return cls([1, 10, 100, 250, 500, 750, 1000], 7, [10_000, 100_000, 1_000_000, 10_000_000], [1, 10, 100, 1000],
                    [1, 2, 4, 8], 25)  # fmt: skip
 
     @classmethod
@@ -116,14 +117,16 @@ def snapshot_curve(kind: str, checkpoints: list[int], samples: int) -> Curve:
         checkpoints,
     )
     batch = dataset(100)
-    runs: list[tuple[str, str, bool]] = [(name, name, False) for name in PEERS]
+    # (label, peer, history made of overwrites, table properties)
+    runs: list[tuple[str, str, bool, dict[str, str]]] = [(name, name, False, {}) for name in PEERS]
     if kind == "append":
-        runs.append((OVERWRITE_HISTORY, "memcatalog", True))
-    for label, name, overwrite in runs:
+        runs.append((OVERWRITE_HISTORY, "memcatalog", True, {}))
+        runs.append((MERGED_MANIFESTS, "memcatalog", False, {"commit.manifest-merge.enabled": "true"}))
+    for label, name, overwrite, properties in runs:
         peer = make(name)
         try:
             peer.catalog.create_namespace("b")
-            peer.catalog.create_table("b.h", batch.schema)
+            peer.catalog.create_table("b.h", batch.schema, properties=properties)
             builder = _builder(peer, "b.h")
             values = []
             for x in checkpoints:
@@ -131,7 +134,7 @@ def snapshot_curve(kind: str, checkpoints: list[int], samples: int) -> Curve:
                 table = peer.catalog.load_table("b.h")  # the ordinary handle: what a user holds
                 values.append(statistics.median(_commit_once(kind, peer, "b.h", table, batch) for _ in range(samples)))
             curve.series[label] = values
-            if name == "memcatalog" and not overwrite:
+            if label == "memcatalog":
                 final = peer.catalog.load_table("b.h")
                 last = final.current_snapshot()
                 assert last is not None

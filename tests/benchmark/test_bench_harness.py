@@ -36,7 +36,7 @@ def test_tiny_run_measures_every_peer_and_writes_the_report(tmp_path: Path) -> N
 
 
 def test_tiny_curves_measure_every_peer_and_plot(tmp_path: Path) -> None:
-    from memcatalog.bench.curves import OVERWRITE_HISTORY, CurveSizes, run_curves
+    from memcatalog.bench.curves import MERGED_MANIFESTS, OVERWRITE_HISTORY, CurveSizes, run_curves
 
     sizes = CurveSizes.tiny()
     curves = run_curves(sizes)
@@ -47,7 +47,7 @@ def test_tiny_curves_measure_every_peer_and_plot(tmp_path: Path) -> None:
         for values in curve.series.values():
             assert len(values) == len(curve.xs) and all(v > 0 for v in values), curve.title
     append = curves[0]
-    assert append.xs == sizes.snapshots and OVERWRITE_HISTORY in append.series
+    assert append.xs == sizes.snapshots and {OVERWRITE_HISTORY, MERGED_MANIFESTS} <= set(append.series)
     # the curve reached its last x: the table had that many snapshots when it was measured
     assert append.extra["memcatalog manifests in the last snapshot"] >= sizes.snapshots[-1]
     concurrent = curves[-1]
