@@ -139,7 +139,7 @@ class _Applied:
     base: TableMetadata
     updates: tuple[TableUpdate, ...] = ()
     metadata: TableMetadata | None = None
-    context: Any = field(default=None)
+    context: _TableMetadataUpdateContext = field(default_factory=lambda: _TableMetadataUpdateContext())
 
 
 class FlatTransaction(Transaction):
@@ -164,7 +164,7 @@ class FlatTransaction(Transaction):
         updates = self._updates
         state = self._flat_applied
         if state is None or state.base is not base or not _extends(updates, state.updates):
-            state = _Applied(base=base, context=_TableMetadataUpdateContext())
+            state = _Applied(base=base)
         applied = state.metadata if state.metadata is not None else base
         try:
             for update in updates[len(state.updates) :]:

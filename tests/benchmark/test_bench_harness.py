@@ -55,8 +55,7 @@ def test_tiny_curves_measure_every_peer_and_plot(tmp_path: Path) -> None:
     assert all(v == 0 for k, v in concurrent.extra.items() if k.endswith("rows lost") or k.endswith("errors"))
     findings = report.curve_findings(curves)
     assert any("memcatalog / sql-tmpfs at 6 snapshots" in line for line in findings)
-    results = run_all(20_000, 1, 5, 2, 2, 8 * 2**20, log=False)
-    write(results, "memcatalog bench --curves", tmp_path / "b.md", tmp_path / "b.png", curves)
+    write([], "memcatalog bench --curves", tmp_path / "b.md", tmp_path / "b.png", curves)
     text = (tmp_path / "b.md").read_text()
     assert "## Curves" in text and "![curves](b-curves.png)" in text and "| 6 |" in text
     assert (tmp_path / "b-curves.png").read_bytes()[:4] == b"\x89PNG"
