@@ -80,7 +80,11 @@ logger = logging.getLogger("memcatalog.pyiceberg_internals")
 #   opened on and the tuple of updates staged so far; pyiceberg rebinds
 #   ``_updates`` (it is a tuple) at every change, which is how a change is noticed.
 # - ``MetastoreCatalog._update_and_stage_table``: the step of SqlCatalog.commit_table
-#   that applies a commit's updates to the current metadata; MemCatalog overrides it.
+#   that applies a commit's updates to the current metadata; MemCatalog overrides it
+#   (``FlatCommits``), using ``_empty_table_metadata``, ``_parse_metadata_version`` and
+#   ``_load_file_io`` exactly as pyiceberg's own version does.
+# - ``MetastoreCatalog._create_staged_table``: builds the StagedTable of
+#   ``create_table_transaction``; its result is re-wrapped as a FlatStagedTable.
 # =====================================================================================
 
 try:  # the private names; their absence is a contract failure, not an import error
@@ -369,6 +373,11 @@ def check_flat_updates() -> str | None:
         ("MetastoreCatalog._parse_metadata_version", lambda: callable(MetastoreCatalog._parse_metadata_version)),
         ("MetastoreCatalog._empty_table_metadata", lambda: callable(MetastoreCatalog._empty_table_metadata)),
         ("MetastoreCatalog._load_file_io", lambda: callable(MetastoreCatalog._load_file_io)),
+        (
+            "MetastoreCatalog._create_staged_table(identifier, schema, location, partition_spec, sort_order, properties)",
+            lambda: list(inspect.signature(MetastoreCatalog._create_staged_table).parameters)
+            == ["self", "identifier", "schema", "location", "partition_spec", "sort_order", "properties"],
+        ),
         ("Transaction(table) keeps _table and _updates", _transaction_keeps_table_and_updates),
         ("applying updates one by one gives update_table_metadata's result", _same_result_as_pyiceberg),
     ]
