@@ -375,8 +375,10 @@ def check_flat_updates() -> str | None:
         ("MetastoreCatalog._load_file_io", lambda: callable(MetastoreCatalog._load_file_io)),
         (
             "MetastoreCatalog._create_staged_table(identifier, schema, location, partition_spec, sort_order, properties)",
-            lambda: list(inspect.signature(MetastoreCatalog._create_staged_table).parameters)
-            == ["self", "identifier", "schema", "location", "partition_spec", "sort_order", "properties"],
+            lambda: (
+                list(inspect.signature(MetastoreCatalog._create_staged_table).parameters)
+                == ["self", "identifier", "schema", "location", "partition_spec", "sort_order", "properties"]
+            ),
         ),
         ("Transaction(table) keeps _table and _updates", _transaction_keeps_table_and_updates),
         ("applying updates one by one gives update_table_metadata's result", _same_result_as_pyiceberg),
