@@ -189,6 +189,8 @@ def plot_curves(curves: list[Curve], path: Path) -> None:
             scale = 1000.0 if curve.unit == "s" else 1.0
             ax.plot(curve.xs, [v * scale for v in values], marker="o", markersize=3, label=name)
         ax.set_xscale("log")
+        ax.set_xticks(curve.xs, [f"{x:,}" for x in curve.xs], fontsize=7)
+        ax.minorticks_off()
         if curve.unit == "s":
             ax.set_yscale("log")
         ax.set_xlabel(curve.x_label)
