@@ -50,7 +50,8 @@ def write(
         text += "\n" + report.curves_markdown(curves, curves_path.name)
         report.plot_curves(curves, curves_path)
     markdown_path.write_text(text)
-    report.plot(results, plot_path)
+    if results:
+        report.plot(results, plot_path)
 
 
 def curves_plot_path(plot_path: Path) -> Path:
