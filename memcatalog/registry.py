@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from pyiceberg.catalog.sql import IcebergTables
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, create_engine, event, insert, select, update
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import QueuePool
 
 
@@ -77,3 +78,39 @@ def all_tables(engine: Engine, catalog: str, type_filter: Any) -> list[tuple[str
         stmt = stmt.where(type_filter)
     with engine.connect() as conn:
         return [(str(a), str(b), c) for a, b, c in conn.execute(stmt).all()]
+
+
+def swap_locations(
+    engine: Engine,
+    catalog: str,
+    swaps: list[tuple[str, str, str, str]],
+    inserts: list[dict[str, Any]],
+) -> str | None:
+    """Move several tables' metadata pointers and add new tables, all in one SQL transaction.
+
+    ``swaps`` are ``(namespace, table, expected location, new location)``: each is a
+    compare-and-swap. Returns None when everything was applied, else ``namespace.table``
+    of the first change that lost (then nothing at all changed).
+    """
+    with engine.connect() as conn, conn.begin() as tx:
+        for namespace, table, expected, new in swaps:
+            stmt = (
+                update(IcebergTables)
+                .where(
+                    IcebergTables.catalog_name == catalog,
+                    IcebergTables.table_namespace == namespace,
+                    IcebergTables.table_name == table,
+                    IcebergTables.metadata_location == expected,
+                )
+                .values(metadata_location=new, previous_metadata_location=expected)
+            )
+            if conn.execute(stmt).rowcount < 1:
+                tx.rollback()
+                return f"{namespace}.{table}"
+        for row in inserts:
+            try:
+                conn.execute(insert(IcebergTables).values(**row))
+            except IntegrityError:
+                tx.rollback()
+                return f"{row['table_namespace']}.{row['table_name']}"
+    return None

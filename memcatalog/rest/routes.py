@@ -1,0 +1,50 @@
+"""The route table: every operation this server implements, by the spec's operationId.
+
+Like Iceberg Java's ``RESTCatalogAdapter.Route``: method, path, request model and
+one thin handler. ``/v1/config`` advertises exactly these (``endpoints``), and
+clients call nothing else. Order matters only where a HEAD and a GET share a
+path: the HEAD route comes first (starlette answers HEAD with a GET route too).
+"""
+
+from __future__ import annotations
+
+from memcatalog.rest import models, namespaces, service, tables
+from memcatalog.rest.call import Route
+
+NS = "/namespaces/{namespace}"
+TABLE = NS + "/tables/{table}"
+
+ROUTES: tuple[Route, ...] = (
+    Route("getConfig", "GET", "/config", service.get_config, prefixed=False),
+    Route("getToken", "POST", "/oauth/tokens", service.get_token, prefixed=False, form=True),
+    Route("listNamespaces", "GET", "/namespaces", namespaces.list_namespaces),
+    Route("createNamespace", "POST", "/namespaces", namespaces.create_namespace, models.CreateNamespaceBody),
+    Route("namespaceExists", "HEAD", NS, namespaces.namespace_exists),
+    Route("loadNamespaceMetadata", "GET", NS, namespaces.load_namespace),
+    Route("dropNamespace", "DELETE", NS, namespaces.drop_namespace),
+    Route(
+        "updateProperties",
+        "POST",
+        NS + "/properties",
+        namespaces.update_properties,
+        models.UpdateNamespacePropertiesBody,
+    ),
+    Route("listTables", "GET", NS + "/tables", tables.list_tables),
+    Route("createTable", "POST", NS + "/tables", tables.create_table, models.CreateTableBody),
+    Route("registerTable", "POST", NS + "/register", tables.register_table, models.RegisterBody),
+    Route("tableExists", "HEAD", TABLE, tables.table_exists),
+    Route("loadTable", "GET", TABLE, tables.load_table),
+    Route("updateTable", "POST", TABLE, tables.update_table, models.CommitTableBody, commit=True),
+    Route("dropTable", "DELETE", TABLE, tables.drop_table),
+    Route("loadCredentials", "GET", TABLE + "/credentials", tables.load_credentials),
+    Route("renameTable", "POST", "/tables/rename", tables.rename_table, models.RenameBody),
+    Route("reportMetrics", "POST", TABLE + "/metrics", service.report_metrics),
+    Route(
+        "commitTransaction",
+        "POST",
+        "/transactions/commit",
+        tables.commit_transaction,
+        models.CommitTransactionBody,
+        commit=True,
+    ),
+)
