@@ -211,3 +211,19 @@ def connect(*catalogs: MemCatalog, con: duckdb_module.DuckDBPyConnection | None 
     duckdb = _duckdb()
     connection = con if con is not None else duckdb.connect(config={"allow_unsigned_extensions": "true"})
     return CatalogConnection(list(catalogs), connection)
+
+
+def attach(
+    catalog: MemCatalog,
+    con: duckdb_module.DuckDBPyConnection | None = None,
+    *,
+    name: str | None = None,
+    server: Any = None,
+) -> duckdb_module.DuckDBPyConnection:
+    """ATTACH a catalog read-write over the REST protocol: DuckDB SQL writes become Iceberg commits.
+
+    See :func:`memcatalog.duckdb_rest.attach` (needs the ``serve`` extra and duckdb-extension-httpfs).
+    """
+    from memcatalog.duckdb_rest import attach as attach_rest
+
+    return attach_rest(catalog, con, name=name, server=server)

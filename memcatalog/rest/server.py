@@ -61,7 +61,7 @@ def create_app(
         token=token,
         defaults={**base, **(defaults or {})},
         overrides=dict(overrides or {}),
-        table_config={config.PY_IO_IMPL: config.FILE_IO_IMPL, **(table_config or {})},
+        table_config={**(table_config or {})},
         endpoints=advertised_endpoints(),
     )
     assert NAMESPACE_SEPARATOR == "\x1f"
