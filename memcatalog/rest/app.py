@@ -79,7 +79,9 @@ async def _not_allowed(request: Request, exc: Exception) -> Response:
     return error_body(405, "MethodNotAllowedException", f"{request.method} is not supported on {request.url.path}")
 
 
-def build_app(ctx: Context, routes: tuple[Route, ...], *, max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES) -> Starlette:
+def build_app(
+    ctx: Context, routes: tuple[Route, ...], *, max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+) -> Starlette:
     """A starlette app serving ``routes`` over ``ctx``; the advertised endpoints are ``ctx.endpoints``."""
     starlette_routes: list[BaseRoute] = [
         StarletteRoute(

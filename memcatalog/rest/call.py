@@ -83,7 +83,9 @@ def page(items: list[Any], query: Mapping[str, str]) -> tuple[list[Any], str | N
             "a next-page-token this server returned"
         ) from None
     if size <= 0 or start < 0:
-        raise RestRequestError(f"pageSize must be positive and pageToken a returned token (got {raw_size}, {raw_token})")
+        raise RestRequestError(
+            f"pageSize must be positive and pageToken a returned token (got {raw_size}, {raw_token})"
+        )
     size = min(size, MAX_PAGE_SIZE)
     chunk = items[start : start + size]
     return chunk, (str(start + size) if start + size < len(items) else None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import json
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 DEFAULT_MAX_REQUEST_BYTES = 64 * 2**20  # bytes: 64 MiB, far above any metadata commit
@@ -55,7 +56,9 @@ class RequestSizeLimitMiddleware:
         self.max_bytes = max_bytes
 
     def _too_large(self, size: int | str) -> str:
-        return f"request body of {size} bytes exceeds this server's limit of {self.max_bytes} bytes (max_request_bytes=)"
+        return (
+            f"request body of {size} bytes exceeds this server's limit of {self.max_bytes} bytes (max_request_bytes=)"
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

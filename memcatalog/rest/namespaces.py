@@ -44,4 +44,8 @@ def drop_namespace(call: Call) -> None:
 def update_properties(call: Call) -> dict[str, Any]:
     body: UpdateNamespacePropertiesBody = call.body
     summary = call.catalog.update_namespace_properties(call.namespace(), set(body.removals), body.updates)
-    return {"updated": sorted(summary.updated), "removed": sorted(summary.removed), "missing": sorted(summary.missing or [])}
+    return {
+        "updated": sorted(summary.updated),
+        "removed": sorted(summary.removed),
+        "missing": sorted(summary.missing or []),
+    }

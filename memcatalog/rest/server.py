@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import importlib
 import threading
 import warnings
 from types import TracebackType
@@ -72,8 +73,7 @@ def _start_s3(enabled: bool, host: str) -> tuple[Any, dict[str, str]]:
     """The S3 endpoint beside the catalog (issue 17's ``memcatalog.s3.serve``) and the client properties it vends."""
     if not enabled:
         return None, {}
-    from memcatalog import s3 as s3_endpoint  # type: ignore[attr-defined,unused-ignore]
-
+    s3_endpoint = importlib.import_module("memcatalog.s3")
     server = s3_endpoint.serve(host=host, port=0)
     return server, dict(server.client_properties())
 

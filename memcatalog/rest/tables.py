@@ -127,5 +127,7 @@ def commit_transaction(call: Call) -> None:
 
 def load_credentials(call: Call) -> dict[str, Any]:
     table = call.catalog.load_table(call.identifier())
-    credentials = [{"prefix": table.metadata.location, "config": call.ctx.table_config}] if call.ctx.table_config else []
+    credentials = (
+        [{"prefix": table.metadata.location, "config": call.ctx.table_config}] if call.ctx.table_config else []
+    )
     return {"storage-credentials": credentials}

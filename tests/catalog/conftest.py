@@ -16,6 +16,7 @@ from pyiceberg.catalog.memory import InMemoryCatalog
 from pyiceberg.catalog.sql import SqlCatalog
 
 import memcatalog
+import memcatalog.rest
 from memcatalog import MemCatalog
 
 POSTGRES_URI = os.environ.get("MEMCATALOG_TEST_POSTGRES_URI")
@@ -44,8 +45,6 @@ def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Catalog]
     served: MemCatalog | None = None
     server = None
     if request.param == "memcatalog-rest":
-        import memcatalog.rest
-
         served = MemCatalog(name)
         server = memcatalog.rest.serve(served)
         cat = server.rest_catalog()
