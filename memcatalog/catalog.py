@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 from pyiceberg.catalog import Catalog, MetastoreCatalog
 from pyiceberg.catalog.sql import IcebergTables, SqlCatalog
-from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError, TableAlreadyExistsError, ValidationError
+from pyiceberg.exceptions import (
+    NamespaceNotEmptyError,
+    NoSuchNamespaceError,
+    NoSuchTableError,
+    TableAlreadyExistsError,
+    ValidationError,
+)
 from pyiceberg.io import FileIO, load_file_io
 from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC, PartitionSpec
 from pyiceberg.schema import Schema
@@ -25,12 +31,14 @@ from pyiceberg.table.update import TableRequirement, TableUpdate
 from pyiceberg.typedef import EMPTY_DICT, Identifier, Properties
 from pyiceberg.types import strtobool
 from pyiceberg.utils.properties import property_as_bool
+from pyiceberg.view import View
+from pyiceberg.view.metadata import ViewVersion
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from typing_extensions import override
 
-from memcatalog import config, maintenance, paths, registry
+from memcatalog import config, maintenance, paths, registry, views
 from memcatalog.errors import DataNotInMemoryError, InvalidMetadataError
 from memcatalog.fileio import delete_quietly, is_memcat, locate
 from memcatalog.names import check_identifier
@@ -310,6 +318,51 @@ class MemCatalog(SqlCatalog):
         start = location.rstrip("/") + "/"
         tables = registry.all_tables(self.engine, self.name, self._iceberg_type_filter())
         return any((loc or "").startswith(start) for _, _, loc in tables)
+
+    # ---- views (memcatalog.views: rows with iceberg_type VIEW, the JDBC catalog's layout) ----
+    @override
+    def create_view(
+        self,
+        identifier: str | Identifier,
+        schema: Schema | pa.Schema,
+        view_version: ViewVersion,
+        location: str | None = None,
+        properties: Properties = EMPTY_DICT,
+    ) -> View:
+        iceberg_schema: Schema = self._convert_schema_if_needed(schema)  # type: ignore[arg-type]
+        return views.create_view(self, identifier, iceberg_schema, view_version, location, properties)
+
+    @override
+    def load_view(self, identifier: str | Identifier) -> View:
+        return views.load_view(self, identifier)
+
+    @override
+    def list_views(self, namespace: str | Identifier) -> list[Identifier]:
+        return views.list_views(self, namespace)
+
+    @override
+    def view_exists(self, identifier: str | Identifier) -> bool:
+        return views.view_exists(self, identifier)
+
+    @override
+    def drop_view(self, identifier: str | Identifier) -> None:
+        views.drop_view(self, identifier)
+
+    @override
+    def register_view(self, identifier: str | Identifier, metadata_location: str) -> View:
+        return views.register_view(self, identifier, metadata_location)
+
+    def rename_view(self, from_identifier: str | Identifier, to_identifier: str | Identifier) -> View:
+        """Move a view to another name or namespace."""
+        return views.rename_view(self, from_identifier, to_identifier)
+
+    @override
+    def drop_namespace(self, namespace: str | Identifier) -> None:
+        if self.namespace_exists(namespace) and views.list_views(self, namespace):
+            raise NamespaceNotEmptyError(
+                f"Namespace {Catalog.namespace_to_string(Catalog.identifier_to_tuple(namespace))} is not empty"
+            )
+        super().drop_namespace(namespace)
 
     # ---- memory management ---------------------------------------------------
     def _live_tables(self) -> list[Table]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from pyiceberg.catalog.sql import IcebergTables
-from sqlalchemy import Engine, create_engine, event, insert, select, update
+from sqlalchemy import Engine, create_engine, delete, event, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import QueuePool
@@ -114,3 +114,65 @@ def swap_locations(
                 tx.rollback()
                 return f"{row['table_namespace']}.{row['table_name']}"
     return None
+
+
+# ---- views: rows of iceberg_tables with iceberg_type VIEW (the JDBC catalog's layout) -------------
+VIEW_TYPE = "VIEW"
+
+
+def view_filter() -> Any:
+    return IcebergTables.iceberg_type == VIEW_TYPE
+
+
+def insert_view(engine: Engine, catalog: str, namespace: str, view: str, metadata_location: str) -> bool:
+    """Add a view row; False when the name is taken (by a table or a view)."""
+    row = {
+        "catalog_name": catalog,
+        "table_namespace": namespace,
+        "table_name": view,
+        "metadata_location": metadata_location,
+        "previous_metadata_location": None,
+        "iceberg_type": VIEW_TYPE,
+    }
+    try:
+        with engine.begin() as conn:
+            conn.execute(insert(IcebergTables).values(**row))
+    except IntegrityError:
+        return False
+    return True
+
+
+def _view_row(catalog: str, namespace: str, view: str) -> Any:
+    return (
+        (IcebergTables.catalog_name == catalog)
+        & (IcebergTables.table_namespace == namespace)
+        & (IcebergTables.table_name == view)
+        & view_filter()
+    )
+
+
+def swap_view_location(engine: Engine, catalog: str, namespace: str, view: str, expected: str, new: str) -> bool:
+    """Compare-and-swap a view's metadata pointer; False when it was not ``expected`` any more."""
+    stmt = (
+        update(IcebergTables)
+        .where(_view_row(catalog, namespace, view), IcebergTables.metadata_location == expected)
+        .values(metadata_location=new, previous_metadata_location=expected)
+    )
+    with engine.begin() as conn:
+        return bool(conn.execute(stmt).rowcount)
+
+
+def delete_view(engine: Engine, catalog: str, namespace: str, view: str) -> bool:
+    with engine.begin() as conn:
+        return bool(conn.execute(delete(IcebergTables).where(_view_row(catalog, namespace, view))).rowcount)
+
+
+def rename_view(engine: Engine, catalog: str, source: tuple[str, str], destination: tuple[str, str]) -> bool:
+    """Move a view row to another namespace/name; False when the source is gone. Raises IntegrityError if taken."""
+    stmt = (
+        update(IcebergTables)
+        .where(_view_row(catalog, *source))
+        .values(table_namespace=destination[0], table_name=destination[1])
+    )
+    with engine.begin() as conn:
+        return bool(conn.execute(stmt).rowcount)

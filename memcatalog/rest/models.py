@@ -18,6 +18,7 @@ from pyiceberg.typedef import IcebergBaseModel
 from pyiceberg.view.metadata import ViewVersion
 
 from memcatalog.names import check_identifier
+from memcatalog.views import AssertViewUUID, ViewUpdate
 
 
 def _str_values(value: object) -> object:
@@ -114,3 +115,14 @@ class CreateViewBody(Body):
     @classmethod
     def _props(cls, v: object) -> object:
         return _str_values(v)
+
+
+class RegisterViewBody(Body):
+    name: str
+    metadata_location: str = Field(alias="metadata-location")
+
+
+class CommitViewBody(Body):
+    identifier: TableIdentifierBody | None = None
+    requirements: list[AssertViewUUID] = Field(default_factory=list)
+    updates: list[ViewUpdate] = Field(default_factory=list)

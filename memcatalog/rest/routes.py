@@ -8,11 +8,12 @@ path: the HEAD route comes first (starlette answers HEAD with a GET route too).
 
 from __future__ import annotations
 
-from memcatalog.rest import models, namespaces, service, tables
+from memcatalog.rest import models, namespaces, service, tables, views
 from memcatalog.rest.call import Route
 
 NS = "/namespaces/{namespace}"
 TABLE = NS + "/tables/{table}"
+VIEW = NS + "/views/{view}"
 
 ROUTES: tuple[Route, ...] = (
     Route("getConfig", "GET", "/config", service.get_config, prefixed=False),
@@ -47,4 +48,12 @@ ROUTES: tuple[Route, ...] = (
         models.CommitTransactionBody,
         commit=True,
     ),
+    Route("listViews", "GET", NS + "/views", views.list_views),
+    Route("createView", "POST", NS + "/views", views.create_view, models.CreateViewBody),
+    Route("viewExists", "HEAD", VIEW, views.view_exists),
+    Route("loadView", "GET", VIEW, views.load_view),
+    Route("replaceView", "POST", VIEW, views.replace_view, models.CommitViewBody, commit=True),
+    Route("dropView", "DELETE", VIEW, views.drop_view),
+    Route("renameView", "POST", "/views/rename", views.rename_view, models.RenameBody),
+    Route("registerView", "POST", NS + "/register-view", views.register_view, models.RegisterViewBody),
 )
