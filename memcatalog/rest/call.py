@@ -15,6 +15,7 @@ from memcatalog.rest.models import Body
 
 if TYPE_CHECKING:
     from memcatalog.catalog import MemCatalog
+    from memcatalog.rest.planning import Planner
 
 NAMESPACE_SEPARATOR = "\x1f"  # the spec's separator of namespace levels in a path (%1F)
 MAX_PAGE_SIZE = 1000  # entries in one page of a list answer
@@ -30,6 +31,7 @@ class Context:
     overrides: dict[str, str]
     table_config: dict[str, str]  # merged into loadTable's ``config`` (file IO, vended S3 credentials)
     endpoints: list[str]
+    planner: Planner
 
 
 @dataclass
@@ -110,4 +112,5 @@ class Route:
     @property
     def endpoint(self) -> str:
         """The ``endpoints`` entry advertised in /v1/config: ``"GET /v1/{prefix}/namespaces"``."""
-        return f"{self.method} /v1/{{prefix}}{self.path}" if self.prefixed else f"{self.method} /v1{self.path}"
+        path = self.path.replace("{plan_id}", "{plan-id}")  # the spec's name; starlette's names cannot hold '-'
+        return f"{self.method} /v1/{{prefix}}{path}" if self.prefixed else f"{self.method} /v1{path}"

@@ -8,7 +8,7 @@ path: the HEAD route comes first (starlette answers HEAD with a GET route too).
 
 from __future__ import annotations
 
-from memcatalog.rest import models, namespaces, service, tables, views
+from memcatalog.rest import models, namespaces, planning, service, tables, views
 from memcatalog.rest.call import Route
 
 NS = "/namespaces/{namespace}"
@@ -48,6 +48,10 @@ ROUTES: tuple[Route, ...] = (
         models.CommitTransactionBody,
         commit=True,
     ),
+    Route("planTableScan", "POST", TABLE + "/plan", planning.plan_table_scan, planning.PlanBody),
+    Route("fetchPlanningResult", "GET", TABLE + "/plan/{plan_id}", planning.fetch_planning_result),
+    Route("cancelPlanning", "DELETE", TABLE + "/plan/{plan_id}", planning.cancel_planning),
+    Route("fetchScanTasks", "POST", TABLE + "/tasks", planning.fetch_scan_tasks, planning.FetchTasksBody),
     Route("listViews", "GET", NS + "/views", views.list_views),
     Route("createView", "POST", NS + "/views", views.create_view, models.CreateViewBody),
     Route("viewExists", "HEAD", VIEW, views.view_exists),

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from memcatalog import config
 from memcatalog.rest.call import NAMESPACE_SEPARATOR, Context
 from memcatalog.rest.middleware import DEFAULT_MAX_REQUEST_BYTES
+from memcatalog.rest.planning import Planner
 from memcatalog.rest.routes import ROUTES
 from memcatalog.serving import LOOPBACK_HOST, BackgroundServer, check_host, is_loopback
 
@@ -64,6 +65,7 @@ def create_app(
         overrides=dict(overrides or {}),
         table_config={**(table_config or {})},
         endpoints=advertised_endpoints(),
+        planner=Planner(),
     )
     assert NAMESPACE_SEPARATOR == "\x1f"
     return build_app(ctx, ROUTES, max_request_bytes=max_request_bytes)
