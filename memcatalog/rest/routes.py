@@ -37,6 +37,7 @@ ROUTES: tuple[Route, ...] = (
     Route("loadTable", "GET", TABLE, tables.load_table),
     Route("updateTable", "POST", TABLE, tables.update_table, models.CommitTableBody, commit=True),
     Route("dropTable", "DELETE", TABLE, tables.drop_table),
+    Route("unregisterTable", "POST", TABLE + "/unregister", tables.unregister_table),
     Route("loadCredentials", "GET", TABLE + "/credentials", tables.load_credentials),
     Route("renameTable", "POST", "/tables/rename", tables.rename_table, models.RenameBody),
     Route("reportMetrics", "POST", TABLE + "/metrics", service.report_metrics),

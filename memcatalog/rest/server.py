@@ -75,7 +75,10 @@ def _start_s3(enabled: bool, host: str) -> tuple[Any, dict[str, str]]:
     """The S3 endpoint beside the catalog (issue 17's ``memcatalog.s3.serve``) and the client properties it vends."""
     if not enabled:
         return None, {}
-    s3_endpoint = importlib.import_module("memcatalog.s3")
+    try:
+        s3_endpoint = importlib.import_module("memcatalog.s3")
+    except ImportError as e:
+        raise ImportError(f"s3=True needs the S3 endpoint (memcatalog.s3), which cannot be imported: {e}") from e
     server = s3_endpoint.serve(host=host, port=0)
     return server, dict(server.client_properties())
 

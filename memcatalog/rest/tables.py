@@ -131,3 +131,11 @@ def load_credentials(call: Call) -> dict[str, Any]:
         [{"prefix": table.metadata.location, "config": call.ctx.table_config}] if call.ctx.table_config else []
     )
     return {"storage-credentials": credentials}
+
+
+def unregister_table(call: Call) -> Response:
+    """Forget the table but keep its files (in this pool they stay until a ``reclaim``)."""
+    identifier = call.identifier()
+    table = call.catalog.load_table(identifier)
+    call.catalog.drop_table(identifier)
+    return table_result(call.ctx, table.metadata, table.metadata_location, config=False)

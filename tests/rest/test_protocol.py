@@ -207,6 +207,18 @@ def test_register_rename_and_drop_with_purge(http: httpx.Client, served: MemCata
     assert served.pool.usage(data_location.removeprefix(f"memcat://{served.pool.name}/"))[1] == 0
 
 
+def test_unregister_keeps_the_files_for_a_register(http: httpx.Client, served: MemCatalog) -> None:
+    served.create_namespace("db")
+    served.create_table("db.t", SCHEMA).append(pa.table({"id": [1, 2], "name": ["a", "b"]}))
+    location = served.load_table("db.t").metadata_location
+    r = http.post("/namespaces/db/tables/t/unregister")
+    assert r.status_code == 200 and r.json()["metadata-location"] == location
+    assert not served.table_exists("db.t")
+    served.register_table("db.back", location)
+    assert served.load_table("db.back").scan().to_arrow().num_rows == 2
+    assert error_of(http.post("/namespaces/db/tables/t/unregister"), 404)["type"] == "NoSuchTableException"
+
+
 def test_metrics_reports_are_accepted(http: httpx.Client, served: MemCatalog) -> None:
     served.create_namespace("db")
     served.create_table("db.t", SCHEMA)
