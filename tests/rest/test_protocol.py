@@ -351,3 +351,16 @@ def test_several_catalogs_served_at_once(served: MemCatalog) -> None:
 
 def test_unknown_route_is_404_in_the_spec_shape(http: httpx.Client) -> None:
     assert error_of(http.get("/nothing/here"), 404)["type"] == "NotFoundException"
+
+
+def test_listening_socket_is_tcp_so_responses_are_not_held_back_by_nagle() -> None:
+    """asyncio sets TCP_NODELAY on accepted sockets only when the socket says IPPROTO_TCP (else ~40 ms per answer)."""
+    import socket
+
+    from memcatalog import serving
+
+    sock = serving._bind("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+    finally:
+        sock.close()
