@@ -364,3 +364,35 @@ def test_listening_socket_is_tcp_so_responses_are_not_held_back_by_nagle() -> No
         assert sock.proto == socket.IPPROTO_TCP
     finally:
         sock.close()
+
+
+def test_update_types_through_rest_are_applied(server: RestServer, served: MemCatalog) -> None:
+    """Sort orders, tags, snapshot expiry, property removal, format upgrade: each as pyiceberg sends it."""
+    from pyiceberg.transforms import IdentityTransform
+
+    rest = server.rest_catalog()
+    rest.create_namespace("db")
+    t = rest.create_table("db.u", SCHEMA, properties={"format-version": "1", "gone": "x"})
+    for i in range(3):
+        t.append(pa.table({"id": [i], "name": ["n"]}))
+    first, second = (s.snapshot_id for s in t.snapshots()[:2])
+    t.update_sort_order().asc("id", IdentityTransform()).commit()
+    t.manage_snapshots().create_tag(second, "v2").commit()
+    t.maintenance.expire_snapshots().by_id(first).commit()
+    with t.transaction() as tx:
+        tx.upgrade_table_version(format_version=2)
+        tx.remove_properties("gone")
+    direct = served.load_table("db.u")
+    assert direct.sort_order().fields[0].source_id == 1
+    assert direct.metadata.refs["v2"].snapshot_id == second
+    assert first not in {s.snapshot_id for s in direct.snapshots()}
+    assert direct.format_version == 2 and "gone" not in direct.properties
+    t.manage_snapshots().remove_tag("v2").commit()
+    assert "v2" not in served.load_table("db.u").metadata.refs
+
+
+def test_unknown_requirement_type_is_400(http: httpx.Client, served: MemCatalog) -> None:
+    served.create_namespace("db")
+    served.create_table("db.t", SCHEMA)
+    r = http.post("/namespaces/db/tables/t", json={"requirements": [{"type": "assert-moon-phase"}], "updates": []})
+    assert "requirements.0" in error_of(r, 400)["message"]
