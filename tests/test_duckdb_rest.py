@@ -136,6 +136,23 @@ def test_attach_with_a_token(cat: MemCatalog) -> None:
     assert table_rows(cat, "db.s") == [(1,)]
 
 
+def test_duckdb_client_credentials_through_oauth_tokens(cat: MemCatalog) -> None:
+    """DuckDB given CLIENT_ID/CLIENT_SECRET posts to the deprecated /v1/oauth/tokens (HTTP Basic)."""
+    with memcatalog.rest.serve(cat, token="t0ken") as server:
+        con = memcatalog.duckdb.attach(cat, name="plain")  # a connection with the extensions loaded
+        con.execute(
+            f"CREATE SECRET oauth (TYPE iceberg, CLIENT_ID 'me', CLIENT_SECRET 't0ken', ENDPOINT '{server.url}')"
+        )
+        con.execute(f"ATTACH '' AS secured (TYPE iceberg, ENDPOINT '{server.url}', SECRET oauth)")
+        con.execute("CREATE TABLE secured.db.o AS SELECT 2 AS two")
+        with pytest.raises(duckdb.Error, match="401"):
+            con.execute(
+                f"CREATE SECRET wrong (TYPE iceberg, CLIENT_ID 'me', CLIENT_SECRET 'no', ENDPOINT '{server.url}')"
+            )
+        con.close()
+    assert table_rows(cat, "db.o") == [(2,)]
+
+
 def test_concurrent_duckdb_and_pyiceberg_writers_lose_no_row(cat: MemCatalog) -> None:
     """4 writers on one table: each retries what the server refused (409); every acknowledged row is there once."""
     setup = memcatalog.duckdb.attach(cat, name="lake")

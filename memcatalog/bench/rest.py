@@ -29,10 +29,11 @@ def _start_times(repeats: int) -> list[float]:
 
     import memcatalog
     import memcatalog.rest
+    from memcatalog.catalog import MemCatalog
 
     times = []
     for _ in range(repeats):
-        cat = memcatalog.MemCatalog(f"bench_rest_{uuid.uuid4().hex[:8]}")
+        cat = MemCatalog(f"bench_rest_{uuid.uuid4().hex[:8]}")
         began = time.perf_counter()
         server = memcatalog.rest.serve(cat)
         httpx.get(server.url + "/v1/config").raise_for_status()
@@ -58,9 +59,10 @@ def run(commits: int = 50, starts: int = 5) -> RestBenchResult:
     import memcatalog
     import memcatalog.duckdb
     import memcatalog.rest
+    from memcatalog.catalog import MemCatalog
 
     start_times = _start_times(starts)
-    cat = memcatalog.MemCatalog(f"bench_rest_{uuid.uuid4().hex[:8]}")
+    cat = MemCatalog(f"bench_rest_{uuid.uuid4().hex[:8]}")
     cat.create_namespace("db")
     schema = pa.schema([("n", pa.int64())])
     cat.create_table("db.direct", schema)

@@ -31,7 +31,7 @@ class BearerTokenMiddleware:
         self.expected = f"Bearer {token}".encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
+        if scope["type"] != "http" or scope["path"].endswith(PUBLIC_PATHS):  # also when mounted under a prefix
             await self.app(scope, receive, send)
             return
         offered = dict(scope["headers"]).get(b"authorization", b"")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
+import urllib.parse
 from typing import Any
 
 from starlette.responses import JSONResponse, Response
@@ -22,10 +25,11 @@ def get_config(call: Call) -> dict[str, Any]:
 def get_token(call: Call) -> Response:
     """``POST /v1/oauth/tokens`` (deprecated in the spec, still what DuckDB calls with CLIENT_ID/CLIENT_SECRET).
 
-    With a server token, the client secret (or a token-exchange subject token) must be that token.
+    With a server token, the client secret must be that token: in the form (pyiceberg), in HTTP Basic
+    authentication (DuckDB: ``client_secret_basic``), or as a token-exchange subject token.
     """
     token = call.ctx.token
-    offered = call.form.get("client_secret") or call.form.get("subject_token") or ""
+    offered = call.form.get("client_secret") or call.form.get("subject_token") or _basic_secret(call) or ""
     if token is not None and not hmac.compare_digest(offered.encode(), token.encode()):
         return JSONResponse(
             {"error": "invalid_client", "error_description": "the client secret is not this server's token"},
@@ -39,6 +43,17 @@ def get_token(call: Call) -> Response:
             "expires_in": TOKEN_LIFETIME_SECONDS,
         }
     )
+
+
+def _basic_secret(call: Call) -> str | None:
+    header = call.headers.get("authorization", "")
+    if not header.lower().startswith("basic "):
+        return None
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return urllib.parse.unquote(decoded.partition(":")[2])
 
 
 def report_metrics(call: Call) -> None:

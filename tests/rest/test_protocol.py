@@ -68,6 +68,12 @@ def test_bearer_token_is_required_when_set(served: MemCatalog) -> None:
         assert bad.status_code == 401 and bad.json()["error"] == "invalid_client"
         good = httpx.post(url + "/oauth/tokens", data={"grant_type": "client_credentials", "client_secret": "s3cret"})
         assert good.json()["access_token"] == "s3cret"
+        basic = httpx.post(url + "/oauth/tokens", data={"grant_type": "client_credentials"}, auth=("me", "s3cret"))
+        assert basic.json()["access_token"] == "s3cret"  # DuckDB sends CLIENT_ID/CLIENT_SECRET this way
+        assert httpx.post(url + "/oauth/tokens", data={}, auth=("me", "nope")).status_code == 401
+        with pytest.warns(DeprecationWarning):  # pyiceberg warns about the spec's deprecated endpoint
+            legacy = RestCatalog("legacy", uri=server.url, credential="me:s3cret")
+        assert legacy.list_namespaces() == []
         rest = server.rest_catalog()  # sends the token
         rest.create_namespace("db")
         assert served.namespace_exists("db")
