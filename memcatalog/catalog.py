@@ -329,7 +329,7 @@ class MemCatalog(SqlCatalog):
         location: str | None = None,
         properties: Properties = EMPTY_DICT,
     ) -> View:
-        iceberg_schema: Schema = self._convert_schema_if_needed(schema)  # type: ignore[arg-type]
+        iceberg_schema: Schema = self._convert_schema_if_needed(schema)
         return views.create_view(self, identifier, iceberg_schema, view_version, location, properties)
 
     @override

@@ -97,7 +97,7 @@ class CommitTableBody(Body):
 
 
 class TableChange(CommitTableBody):
-    identifier: TableIdentifierBody  # type: ignore[assignment]  # required inside a transaction
+    identifier: TableIdentifierBody  # required inside a transaction
 
 
 class CommitTransactionBody(Body):
