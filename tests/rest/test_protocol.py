@@ -402,3 +402,19 @@ def test_unknown_requirement_type_is_400(http: httpx.Client, served: MemCatalog)
     served.create_table("db.t", SCHEMA)
     r = http.post("/namespaces/db/tables/t", json={"requirements": [{"type": "assert-moon-phase"}], "updates": []})
     assert "requirements.0" in error_of(r, 400)["message"]
+
+
+def test_an_unforeseen_failure_inside_a_commit_is_500_commit_state_unknown(
+    http: httpx.Client, served: MemCatalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served.create_namespace("db")
+    served.create_table("db.t", SCHEMA)
+
+    def lost_connection(*args: object, **kwargs: object) -> None:
+        raise ConnectionResetError("the registry went away mid-commit")
+
+    monkeypatch.setattr(served, "commit_table", lost_connection)
+    r = http.post("/namespaces/db/tables/t", json={"updates": [{"action": "set-properties", "updates": {"k": "v"}}]})
+    error = error_of(r, 500)
+    assert error["type"] == "CommitStateUnknownException" and "went away" in error["message"]
+    assert http.get("/namespaces/db/tables/t").status_code == 200  # other routes are unaffected
