@@ -481,6 +481,7 @@ class MemCatalog(SqlCatalog):
         """
         if not is_memcat(self.warehouse):
             return []
+        referenced = referenced | views.metadata_files(self)  # a view's current metadata file is live too
         pool, key = locate(self.warehouse, create=True)
         others = [w for w in _warehouses_of(pool.name) if w != key and (not key or w.startswith(key + "/"))]
         found = []

@@ -108,6 +108,12 @@ def list_views(catalog: MemCatalog, namespace: str | Identifier) -> list[Identif
     return sorted((*ns, name) for row_ns, name, _ in rows if row_ns == ns_string)
 
 
+def metadata_files(catalog: MemCatalog) -> set[str]:
+    """The current metadata file of every view: what ``reclaim`` must keep and ``check`` must not report."""
+    rows = registry.all_tables(catalog.engine, catalog.name, registry.view_filter())
+    return {location for _, _, location in rows if location}
+
+
 def _add(catalog: MemCatalog, identifier: str | Identifier, metadata_location: str) -> None:
     namespace, name = _split(identifier)
     if not catalog.namespace_exists(Catalog.namespace_from(identifier)):

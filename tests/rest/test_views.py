@@ -124,6 +124,19 @@ def test_view_head_rename_register_and_drop(http: httpx.Client, served: MemCatal
     assert http.delete("/namespaces/db/views/again").status_code == 404
 
 
+def test_reclaim_keeps_views_and_frees_their_replaced_metadata(server: RestServer, served: MemCatalog) -> None:
+    rest = server.rest_catalog()
+    rest.create_namespace("db")
+    rest.create_view("db.v", SCHEMA, version("SELECT 1 AS a"))
+    before = memcatalog.views.view_location(served, "db.v")
+    replace = {"updates": [{"action": "set-properties", "updates": {"k": "v"}}]}
+    assert httpx.post(server.url + "/v1/namespaces/db/views/v", json=replace).status_code == 200
+    result = served.reclaim()
+    assert result.deleted == [before]  # the replaced metadata file, nothing else
+    assert served.check() == []
+    assert sql_of(rest, "db.v") == "SELECT 1 AS a" and served.load_view("db.v").properties["k"] == "v"
+
+
 def test_views_and_tables_share_names_and_namespaces(served: MemCatalog) -> None:
     served.create_namespace("db")
     served.create_table("db.t", SCHEMA)
