@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from memcatalog import config
-from memcatalog.rest.call import NAMESPACE_SEPARATOR, Context
+from memcatalog.rest.call import Context
 from memcatalog.rest.middleware import DEFAULT_MAX_REQUEST_BYTES
 from memcatalog.rest.planning import Planner
 from memcatalog.rest.routes import ROUTES
@@ -67,7 +67,6 @@ def create_app(
         endpoints=advertised_endpoints(),
         planner=Planner(),
     )
-    assert NAMESPACE_SEPARATOR == "\x1f"
     return build_app(ctx, ROUTES, max_request_bytes=max_request_bytes)
 
 
