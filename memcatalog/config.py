@@ -24,6 +24,9 @@ DEFAULT_METADATA_CACHE_SIZE = 512  # parsed metadata files kept per catalog
 RECLAIM_ON_QUOTA = "reclaim-on-quota"  # true: a write that would pass the quota first deletes old orphans
 RECLAIM_GRACE_SECONDS = "reclaim-grace-seconds"
 DEFAULT_RECLAIM_GRACE_SECONDS = 60  # seconds: younger unreferenced files may belong to a commit in flight
+ECHO = "echo"  # SqlCatalog's: true, false or debug (SQLAlchemy logs statements; debug adds result rows)
+DEFAULT_ECHO = "false"
+POOL_PRE_PING = "pool_pre_ping"  # SqlCatalog's; default: on for server registries, off for SQLite
 PY_IO_IMPL = "py-io-impl"
 FILE_IO_IMPL = "memcatalog.fileio.MemFileIO"
 
