@@ -92,7 +92,7 @@ def test_delete_after_commit_enabled_deletes_each_expired_file_once(
             with table.update_schema() as update:
                 update.add_column(f"c{i}", IntegerType())
     assert [r.getMessage() for r in caplog.records if "Failed to delete" in r.getMessage()] == []
-    metadata_files = [k for k in memcat.pool.keys() if k.endswith(".metadata.json")]
+    metadata_files = [k for k in memcat.pool.keys("") if k.endswith(".metadata.json")]
     assert len(metadata_files) == 2  # the current file and the one previous version kept
     assert not memcat.load_file_io_for(first).new_input(first).exists()
     assert memcat.check() == []
