@@ -9,7 +9,9 @@ from memcatalog.errors import (
     InvalidMetadataError,
     MemcatalogError,
     QuotaExceededError,
+    SaveFormatError,
     SchemaValidationError,
+    WriteAbortedError,
 )
 from memcatalog.filesystem import MemCatalogFileSystem
 from memcatalog.pool import Pool, PoolStats, PressureAlert, drop_pool, get_pool, list_pools
@@ -27,7 +29,9 @@ __all__ = [
     "PoolStats",
     "PressureAlert",
     "QuotaExceededError",
+    "SaveFormatError",
     "SchemaValidationError",
+    "WriteAbortedError",
     "__version__",
     "drop_pool",
     "get_pool",
