@@ -5,7 +5,8 @@
 #
 #   MEMCATALOG_CONFORMANCE_MODE      name of the expected-failures list (default: memcat)
 #   MEMCATALOG_CONFORMANCE_CATALOGS  catalog fixtures to run (default: memcat,memcat_file)
-#   MEMCATALOG_CONFORMANCE_FACTORY   package.module:function for the "custom" catalog (e.g. RestCatalog)
+#   MEMCATALOG_CONFORMANCE_FACTORY   package.module:function or file.py:function for the "custom" catalog
+#                                    (e.g. RestCatalog in front of memcatalog's REST server)
 #   MEMCATALOG_CONFORMANCE_TESTS     test files, relative to the sdist (default: both files below)
 #
 # Run from the repository root inside the activated virtualenv.
@@ -30,6 +31,12 @@ TREE="$CACHE/pyiceberg-$VERSION"
 rm -rf "$TREE"
 tar -xzf "$SDIST" -C "$CACHE" "pyiceberg-$VERSION/tests" "pyiceberg-$VERSION/pyproject.toml"
 cp tests/conformance/pyiceberg_overlay.py "$TREE/tests/catalog/conftest.py"
+
+# A factory given as a file relative to the repository root still loads from inside the sdist.
+FACTORY="${MEMCATALOG_CONFORMANCE_FACTORY:-}"
+if [[ "$FACTORY" == *.py:* && "$FACTORY" != /* ]]; then
+    export MEMCATALOG_CONFORMANCE_FACTORY="$PWD/$FACTORY"
+fi
 
 RESULTS="$PWD/$CACHE/results-$MODE.xml"
 status=0

@@ -264,7 +264,7 @@ def test_valid_nested_nulls_pass_alike_for_rows_arrow_and_pandas() -> None:
         (FloatType(), 2**24, 2**24 + 1, "a float cannot hold exactly"),
         (DecimalType(9, 2), decimal.Decimal("1E+6"), decimal.Decimal("1E+10"), "11 digits before the point"),
         (DecimalType(38, 2), decimal.Decimal("9" * 27 + ".25"), decimal.Decimal("9" * 37), "37 digits before"),
-        (DecimalType(38, 2), decimal.Decimal("1" * 29 + ".5"), decimal.Decimal("1.255"), "scale 3 is more than 2"),
+        (DecimalType(38, 2), decimal.Decimal("1" * 29 + ".500"), decimal.Decimal("1.255"), "scale 3 is more than 2"),
         (StringType(), "caf\u00e9 \U0001f600", "bad \ud800 half", "lone surrogate"),
     ],
 )

@@ -14,7 +14,7 @@ stays pyiceberg's own:
   its ``load_catalog`` loads a MemCatalog where it asks for a SQL catalog.
 
 Another catalog (pyiceberg's RestCatalog in front of memcatalog's REST server) plugs in
-with ``MEMCATALOG_CONFORMANCE_FACTORY=package.module:function``: ``function(name,
+with ``MEMCATALOG_CONFORMANCE_FACTORY=package.module:function`` (or ``file.py:function``): ``function(name,
 warehouse)`` returns a Catalog, or yields one (it is then a context that is closed after
 the test). Its fixture parameter is called ``custom``.
 """
@@ -22,6 +22,7 @@ the test). Its fixture parameter is called ``custom``.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import os
 import uuid
@@ -65,11 +66,22 @@ def memcat_file_catalog(name: str, warehouse: Path) -> Iterator[Catalog]:
 
 
 def _custom_factory() -> CatalogFactory:
+    """``package.module:function`` or ``/path/to/file.py:function``."""
     spec = os.environ["MEMCATALOG_CONFORMANCE_FACTORY"]
-    module, _, attr = spec.partition(":")
-    if not attr:
-        raise ValueError(f"MEMCATALOG_CONFORMANCE_FACTORY={spec!r}: give 'package.module:function'")
-    factory: CatalogFactory = getattr(importlib.import_module(module), attr)
+    module_name, _, attr = spec.rpartition(":")
+    if not module_name or not attr:
+        raise ValueError(
+            f"MEMCATALOG_CONFORMANCE_FACTORY={spec!r}: give 'package.module:function' or 'file.py:function'"
+        )
+    if module_name.endswith(".py"):
+        found = importlib.util.spec_from_file_location("memcatalog_conformance_factory", module_name)
+        if found is None or found.loader is None:
+            raise ValueError(f"MEMCATALOG_CONFORMANCE_FACTORY={spec!r}: cannot load {module_name}")
+        module = importlib.util.module_from_spec(found)
+        found.loader.exec_module(module)
+    else:
+        module = importlib.import_module(module_name)
+    factory: CatalogFactory = getattr(module, attr)
     return factory
 
 
