@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import io
 import sys
+import threading
 from datetime import datetime
 from types import FrameType
 from typing import Any
@@ -22,6 +23,8 @@ from fsspec.transaction import Transaction
 from memcatalog import paths
 from memcatalog.config import PROTOCOL
 from memcatalog.pool import Pool, PoolWriter, find_pool, get_pool, list_pools
+
+_moving = threading.local()  # set while mv copies: those copies are not deferred by a transaction
 
 
 class MemCatalogFileSystem(AbstractFileSystem):  # type: ignore[misc]
@@ -144,7 +147,7 @@ class MemCatalogFileSystem(AbstractFileSystem):  # type: ignore[misc]
             self.makedirs(path2, exist_ok=True)
             return
         buf = src_pool.get(src_key)
-        if self._intrans:
+        if self._intrans and not getattr(_moving, "active", False):
             with self.open(path2, "wb") as f:
                 f.write(buf)
             return
@@ -166,7 +169,13 @@ class MemCatalogFileSystem(AbstractFileSystem):  # type: ignore[misc]
             if dst_key == src_key:
                 return  # onto itself, as on a disk
             raise OSError(errno.EINVAL, f"cannot move directory {self.unstrip_protocol(path1)} into itself", path2)
-        super().mv(path1, path2, recursive=recursive, maxdepth=maxdepth, **kwargs)
+        # fsspec moves by copy then delete; the delete is immediate, so the copy must be too,
+        # even inside a transaction (LocalFileSystem moves at once there as well).
+        _moving.active = True
+        try:
+            super().mv(path1, path2, recursive=recursive, maxdepth=maxdepth, **kwargs)
+        finally:
+            _moving.active = False
 
     def _rm(self, path: str) -> None:
         pool, key = self._locate(path)

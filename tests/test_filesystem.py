@@ -408,3 +408,16 @@ def test_mv_onto_itself_keeps_the_accounting(pool_name: str) -> None:
     assert fs.cat_file(f"{pool_name}/d/f") == b"12345"
     pool = memcatalog.get_pool(pool_name)
     assert pool.stats().used == 5 and pool.check() == []
+
+
+def test_mv_inside_a_transaction_moves_at_once_and_loses_nothing(
+    oracle_fs: tuple[fsspec.AbstractFileSystem, str],
+) -> None:
+    fs, root = oracle_fs
+    fs.pipe_file(f"{root}/d/a", b"1")
+    fs.pipe_file(f"{root}/d/b/c", b"22")
+    with pytest.raises(RuntimeError), fs.transaction:
+        fs.mv(f"{root}/d", f"{root}/e", recursive=True)
+        raise RuntimeError("abort")
+    assert fs.cat_file(f"{root}/e/a") == b"1" and fs.cat_file(f"{root}/e/b/c") == b"22"
+    assert not fs.exists(f"{root}/d/a")
