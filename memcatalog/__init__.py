@@ -5,6 +5,7 @@ from __future__ import annotations
 from memcatalog.config import parse_size
 from memcatalog.errors import (
     DataNotInMemoryError,
+    EmptyNamespaceError,
     ExtensionNotAvailableError,
     InvalidMetadataError,
     MemcatalogError,
@@ -20,6 +21,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DataNotInMemoryError",
+    "EmptyNamespaceError",
     "ExtensionNotAvailableError",
     "InvalidMetadataError",
     "MemCatalog",

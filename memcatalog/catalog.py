@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from typing_extensions import override
 
 from memcatalog import config, maintenance, paths, registry
-from memcatalog.errors import DataNotInMemoryError, InvalidMetadataError
+from memcatalog.errors import DataNotInMemoryError, EmptyNamespaceError, InvalidMetadataError
 from memcatalog.fileio import delete_quietly, is_memcat, locate
 from memcatalog.names import check_identifier
 from memcatalog.pool import FileEntry, Pool, get_pool
@@ -108,8 +108,12 @@ def _first_line(e: BaseException) -> str:
 
 
 def _check_namespace(namespace: str | Identifier) -> None:
-    # An empty namespace, or an empty level in one, is pyiceberg's NoSuchNamespaceError (as in SqlCatalog).
-    Catalog.namespace_to_string(namespace, NoSuchNamespaceError)
+    try:
+        Catalog.namespace_to_string(namespace, NoSuchNamespaceError)
+    except NoSuchNamespaceError as e:  # empty, or an empty level: NoSuchNamespaceError as in SqlCatalog
+        raise EmptyNamespaceError(
+            f"invalid namespace {namespace!r}: {e}. Every level needs 1-255 printable characters"
+        ) from e
     check_identifier(Catalog.identifier_to_tuple(namespace), "namespace")
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import errno
 
+from pyiceberg.exceptions import NoSuchNamespaceError
+
 from memcatalog.config import format_size
 
 
@@ -49,6 +51,14 @@ class DataNotInMemoryError(MemcatalogError, FileNotFoundError):
 
     def __str__(self) -> str:
         return str(self.strerror)
+
+
+class EmptyNamespaceError(MemcatalogError, NoSuchNamespaceError, ValueError):
+    """A namespace, or one level of it, is empty or blank.
+
+    pyiceberg's ``NoSuchNamespaceError``, as SqlCatalog raises, and a ``ValueError`` like
+    every other invalid name.
+    """
 
 
 class InvalidMetadataError(MemcatalogError, ValueError):

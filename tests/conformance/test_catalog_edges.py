@@ -112,3 +112,8 @@ def test_check_reports_an_unreachable_registry_instead_of_raising(tmp_path: Path
         assert findings[0].startswith(f"registry sqlite:///{registry_dir}/catalog.db cannot be read (OperationalError")
     finally:
         memcatalog.drop_pool(cat.pool.name)
+
+
+def test_an_empty_namespace_is_also_a_value_error_naming_it(memcat: MemCatalog) -> None:
+    with pytest.raises(ValueError, match=r"invalid namespace \('db', ''\)"):
+        memcat.create_namespace(("db", ""))
