@@ -8,8 +8,8 @@ a full pool is an ``OSError`` with ``ENOSPC``, data missing from memory is a
 from __future__ import annotations
 
 import errno
-
-from pyiceberg.exceptions import NoSuchNamespaceError
+import threading
+from typing import TYPE_CHECKING
 
 from memcatalog.config import format_size
 
@@ -53,14 +53,6 @@ class DataNotInMemoryError(MemcatalogError, FileNotFoundError):
         return str(self.strerror)
 
 
-class EmptyNamespaceError(MemcatalogError, NoSuchNamespaceError, ValueError):
-    """A namespace, or one level of it, is empty or blank.
-
-    pyiceberg's ``NoSuchNamespaceError``, as SqlCatalog raises, and a ``ValueError`` like
-    every other invalid name.
-    """
-
-
 class InvalidMetadataError(MemcatalogError, ValueError):
     """A file given as Iceberg table metadata cannot be parsed."""
 
@@ -84,3 +76,35 @@ class SaveFormatError(MemcatalogError, ValueError):
 
 class WriteAbortedError(MemcatalogError, OSError):
     """A data file was started after its write was aborted."""
+
+
+# EmptyNamespaceError is also pyiceberg's NoSuchNamespaceError; it is built on first use so that
+# importing memcatalog (the pool and memcat:// for fsspec users) does not import pyiceberg.
+if TYPE_CHECKING:
+    from pyiceberg.exceptions import NoSuchNamespaceError
+
+    class EmptyNamespaceError(MemcatalogError, NoSuchNamespaceError, ValueError):
+        """A namespace, or one level of it, is empty or blank."""
+
+
+_LAZY_LOCK = threading.Lock()
+
+
+def __getattr__(name: str) -> type:
+    if name != "EmptyNamespaceError":
+        raise AttributeError(f"module 'memcatalog.errors' has no attribute {name!r}")
+    with _LAZY_LOCK:
+        if "EmptyNamespaceError" not in globals():
+            from pyiceberg.exceptions import NoSuchNamespaceError
+
+            class EmptyNamespaceError(MemcatalogError, NoSuchNamespaceError, ValueError):  # type: ignore[no-redef]
+                """A namespace, or one level of it, is empty or blank.
+
+                pyiceberg's ``NoSuchNamespaceError``, as SqlCatalog raises, and a ``ValueError`` like
+                every other invalid name.
+                """
+
+            EmptyNamespaceError.__module__ = __name__
+            globals()["EmptyNamespaceError"] = EmptyNamespaceError
+        found: type = globals()["EmptyNamespaceError"]
+        return found

@@ -22,6 +22,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs" / "errors.md"
 
 
 def test_every_error_class_lives_in_errors_is_exported_and_documented() -> None:
+    assert issubclass(memcatalog.errors.EmptyNamespaceError, ValueError)  # built on first use
     classes = [
         c
         for _, c in inspect.getmembers(memcatalog.errors, inspect.isclass)
