@@ -97,7 +97,7 @@ def __getattr__(name: str) -> type:
         if "EmptyNamespaceError" not in globals():
             from pyiceberg.exceptions import NoSuchNamespaceError
 
-            class EmptyNamespaceError(MemcatalogError, NoSuchNamespaceError, ValueError):  # type: ignore[no-redef]
+            class EmptyNamespaceError(MemcatalogError, NoSuchNamespaceError, ValueError):
                 """A namespace, or one level of it, is empty or blank.
 
                 pyiceberg's ``NoSuchNamespaceError``, as SqlCatalog raises, and a ``ValueError`` like

@@ -328,7 +328,7 @@ class Pool:
         again from inside a reliever (a reliever's own writes fail normally).
         """
         ref: Callable[[], Callable[[int], int] | None]
-        ref = weakref.WeakMethod(reliever) if hasattr(reliever, "__self__") else (lambda: reliever)  # type: ignore[arg-type]
+        ref = weakref.WeakMethod(reliever) if hasattr(reliever, "__self__") else (lambda: reliever)
         with self._lock:
             self._relievers.append(ref)
 
