@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import io
+import logging
 import sys
 import threading
 from datetime import datetime
@@ -24,6 +25,7 @@ from memcatalog import paths
 from memcatalog.config import PROTOCOL
 from memcatalog.pool import Pool, PoolWriter, find_pool, get_pool, list_pools
 
+logger = logging.getLogger("memcatalog.filesystem")
 _moving = threading.local()  # set while mv copies: those copies are not deferred by a transaction
 
 
@@ -361,28 +363,40 @@ class PoolTransaction(Transaction):  # type: ignore[misc]
     the error raised.
     """
 
+    fs: MemCatalogFileSystem | None
+
     def complete(self, commit: bool = True) -> None:
         files: list[Any] = list(self.files)
         self.files.clear()
         try:
-            if commit:
+            if not commit:
+                _discard_all(files)
+                return
+            try:
+                _check_publishable([f for f in files if isinstance(f, WriteFile)])
+            except BaseException:
+                _discard_all(files)
+                raise
+            for i, f in enumerate(files):
                 try:
-                    _check_publishable([f for f in files if isinstance(f, WriteFile)])
-                except BaseException:
-                    commit = False
-                    raise
-                finally:
-                    if not commit:
-                        for f in files:
-                            f.discard()
-                for f in files:
                     f.commit()
-            else:
-                for f in files:
-                    f.discard()
+                except BaseException:  # a writer racing in from outside the transaction
+                    _discard_all(files[i + 1 :])
+                    raise
         finally:
+            # As fsspec's own Transaction: the transaction ends even when completing it failed.
             if self.fs is not None:
                 self.fs._intrans = False
+                self.fs._transaction = None
+                self.fs = None
+
+
+def _discard_all(files: list[Any]) -> None:
+    for f in files:
+        try:
+            f.discard()
+        except Exception:  # one file that cannot be dropped must not keep the others
+            logger.debug("discarding a deferred file failed", exc_info=True)
 
 
 MemCatalogFileSystem.transaction_type = PoolTransaction

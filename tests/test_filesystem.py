@@ -395,7 +395,9 @@ def test_transaction_checks_every_publish_before_publishing_any(pool_name: str) 
         fs.pipe_file(f"{pool_name}/kept", b"x", mode="create")
     assert fs.find(pool_name) == [f"{pool_name}/kept"]
     assert pool.stats().reserved == 0 and pool.check() == []
-    with fs.transaction:  # the transaction still works afterwards
+    fs.pipe_file(f"{pool_name}/after", b"now")  # the failed transaction ended: writes are immediate again
+    assert fs.cat_file(f"{pool_name}/after") == b"now"
+    with fs.transaction:  # and a new transaction works
         fs.pipe_file(f"{pool_name}/c", b"c")
     assert fs.cat_file(f"{pool_name}/c") == b"c"
 
