@@ -424,11 +424,13 @@ def _from_pandas(df: Any, schema: Schema, root: _StructNode, ignore_unknown: boo
             raise _fail(None, name, "no such field", _Shown(f"a pandas {series.dtype} column"), why)
         field = child.field
         objects = series.dtype == object
-        if objects:
+        arrow_type = target.field(name).type if objects else None
+        array = _strict_objects(series, field, arrow_type) if objects else None
+        if objects and array is None:
             for i, value in enumerate(series.tolist()):
                 child.check_value(None if _is_missing(value) else value, name, i, ignore_unknown)
         try:
-            array = pa.Array.from_pandas(series, type=target.field(name).type if objects else None)
+            array = array if array is not None else pa.Array.from_pandas(series, type=arrow_type)
         except (pa.ArrowException, ValueError, TypeError, OverflowError) as e:
             why = f"Arrow cannot convert it: {e}"
             raise _fail(None, name, field.field_type, _Shown(f"a pandas {series.dtype} column"), why) from e
@@ -440,6 +442,30 @@ def _from_pandas(df: Any, schema: Schema, root: _StructNode, ignore_unknown: boo
         arrays.append(array)
         names.append(name)
     return pa.Table.from_arrays(arrays, names=names)
+
+
+# Python types that Arrow converts into these Iceberg types exactly or not at all (it refuses an
+# int out of range, a string with a lone surrogate): a column holding only these skips the
+# value-by-value check. Floats, decimals and datetimes are always checked value by value.
+_STRICT_ARROW: dict[type[IcebergType], frozenset[type]] = {
+    StringType: frozenset({str}),
+    BinaryType: frozenset({bytes}),
+    LongType: frozenset({int}),
+    IntegerType: frozenset({int}),
+    BooleanType: frozenset({bool}),
+    DateType: frozenset({dt.date}),
+}
+
+
+def _strict_objects(series: Any, field: NestedField, arrow_type: pa.DataType | None) -> pa.Array | None:
+    """The column converted at once where only strictly converted Python types are in it, else None."""
+    allowed = _STRICT_ARROW.get(type(field.field_type))
+    if allowed is None or not set(map(type, series.tolist())) - {type(None)} <= allowed:
+        return None
+    try:
+        return pa.Array.from_pandas(series, type=arrow_type)
+    except (pa.ArrowException, ValueError, TypeError, OverflowError):
+        return None  # the value-by-value check finds the row
 
 
 def _is_missing(value: Any) -> bool:
