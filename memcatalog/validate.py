@@ -165,13 +165,14 @@ class _Child:
         self.node.check_value(value, path, row, ignore_unknown)
 
     def check_array(self, array: pa.Array, counted: pa.Array | None, path: str, at: _Where | None = None) -> None:
-        nulls = pc.is_null(array)
-        if counted is not None:
-            nulls = pc.and_(nulls, counted)
-        if self.field.required and len(array) and pc.any(nulls).as_py():
-            position = int(pc.index(nulls, True).as_py())
-            row, shown = at(position) if at else (position, path)
-            raise _fail(row, shown, self.field.field_type, None, "required field is null")
+        if self.field.required and array.null_count:
+            nulls = pc.is_null(array) if counted is None else pc.and_(pc.is_null(array), counted)
+            if pc.any(nulls).as_py():
+                position = int(pc.index(nulls, True).as_py())
+                row, shown = at(position) if at else (position, path)
+                raise _fail(row, shown, self.field.field_type, None, "required field is null")
+        if isinstance(self.node, _PrimitiveNode):
+            return  # nothing inside it can be required
         valid = pc.is_valid(array) if counted is None else pc.and_(pc.is_valid(array), counted)
         self.node.check_array(array, valid, path, at)
 
