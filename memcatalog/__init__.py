@@ -11,13 +11,16 @@ from memcatalog.errors import (
     InvalidMetadataError,
     MemcatalogError,
     QuotaExceededError,
+    SaveFormatError,
     SchemaValidationError,
+    WriteAbortedError,
 )
 from memcatalog.filesystem import MemCatalogFileSystem
 from memcatalog.pool import Pool, PoolStats, PressureAlert, drop_pool, get_pool, list_pools
 
 if TYPE_CHECKING:  # the lazily loaded names below, for type checkers
     from memcatalog.catalog import MemCatalog, TableUsage
+    from memcatalog.errors import EmptyNamespaceError
     from memcatalog.maintenance import ReclaimResult
     from memcatalog.transfer import export_table, import_table, restore, save
     from memcatalog.writer import TableWriter
@@ -26,6 +29,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DataNotInMemoryError",
+    "EmptyNamespaceError",
     "ExtensionNotAvailableError",
     "InvalidMetadataError",
     "MemCatalog",
@@ -36,9 +40,11 @@ __all__ = [
     "PressureAlert",
     "QuotaExceededError",
     "ReclaimResult",
+    "SaveFormatError",
     "SchemaValidationError",
     "TableUsage",
     "TableWriter",
+    "WriteAbortedError",
     "__version__",
     "drop_pool",
     "export_table",
@@ -54,6 +60,7 @@ __all__ = [
 # Names whose modules pull in pyiceberg and SQLAlchemy: fsspec users who only want
 # memcat:// URLs should not pay for them, so these load on first use.
 _LAZY = {
+    "EmptyNamespaceError": "memcatalog.errors",  # also pyiceberg's NoSuchNamespaceError
     "MemCatalog": "memcatalog.catalog",
     "TableUsage": "memcatalog.catalog",
     "ReclaimResult": "memcatalog.maintenance",

@@ -8,7 +8,7 @@ import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pyiceberg.catalog import Catalog, MetastoreCatalog
 from pyiceberg.catalog.sql import IcebergTables, SqlCatalog
@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 from typing_extensions import override
 
 from memcatalog import config, maintenance, paths, registry, views
-from memcatalog.errors import DataNotInMemoryError, InvalidMetadataError
+from memcatalog.errors import DataNotInMemoryError, EmptyNamespaceError, InvalidMetadataError
 from memcatalog.fileio import delete_quietly, is_memcat, locate
 from memcatalog.names import check_identifier
 from memcatalog.pool import FileEntry, Pool, get_pool
@@ -92,8 +92,43 @@ def _warehouses_of(pool_name: str) -> list[str]:
         return list(_WAREHOUSES.get(pool_name, {}).keys())
 
 
+def _echo(props: Properties) -> bool | Literal["debug"]:
+    """SqlCatalog's ``echo`` property: a truth value, or ``debug`` (SQLAlchemy also logs result rows)."""
+    value = str(props.get(config.ECHO, config.DEFAULT_ECHO)).lower()
+    return "debug" if value == "debug" else bool(strtobool(value))
+
+
+def _pool_pre_ping(props: Properties) -> bool | None:
+    """SqlCatalog's ``pool_pre_ping`` property; None leaves the registry's default."""
+    value = props.get(config.POOL_PRE_PING)
+    return None if value is None else bool(strtobool(str(value)))
+
+
+def _exists(io: FileIO, path: str) -> bool:
+    try:
+        return bool(io.new_input(path).exists())
+    except OSError:  # the pool itself is gone: the file is not there either
+        return False
+
+
+def _first_line(e: BaseException) -> str:
+    return str(e).strip().splitlines()[0] if str(e).strip() else ""
+
+
+def _check_namespace(namespace: str | Identifier) -> None:
+    try:
+        Catalog.namespace_to_string(namespace, NoSuchNamespaceError)
+    except NoSuchNamespaceError as e:  # empty, or an empty level: NoSuchNamespaceError as in SqlCatalog
+        raise EmptyNamespaceError(
+            f"invalid namespace {namespace!r}: {e}. Every level needs 1-255 printable characters"
+        ) from e
+    check_identifier(Catalog.identifier_to_tuple(namespace), "namespace")
+
+
 def _check_table_identifier(identifier: str | Identifier) -> None:
-    check_identifier(Catalog.namespace_from(identifier), "namespace")
+    namespace = Catalog.namespace_from(identifier)
+    if namespace:
+        _check_namespace(namespace)
     check_identifier([Catalog.table_name_from(identifier)], "table name")
 
 
@@ -132,8 +167,9 @@ class MemCatalog(SqlCatalog):
         if strtobool(str(props.get(config.RECLAIM_ON_QUOTA, "false"))):
             self.pool.on_full(self._reclaim_on_full)
         busy = int(props.get(config.SQLITE_BUSY_TIMEOUT, config.DEFAULT_SQLITE_BUSY_TIMEOUT_MS))
-        echo = strtobool(str(props.get("echo", "false")))
-        self.engine = registry.create_registry_engine(props[config.URI], busy_timeout_ms=busy, echo=echo)
+        self.engine = registry.create_registry_engine(
+            props[config.URI], busy_timeout_ms=busy, echo=_echo(props), pool_pre_ping=_pool_pre_ping(props)
+        )
         self._init_catalog()
         self._cache: OrderedDict[str, TableMetadata] = OrderedDict()
         self._cache_size = int(props.get(config.METADATA_CACHE_SIZE, config.DEFAULT_METADATA_CACHE_SIZE))
@@ -262,7 +298,7 @@ class MemCatalog(SqlCatalog):
 
     @override
     def create_namespace(self, namespace: str | Identifier, properties: Properties = EMPTY_DICT) -> None:
-        check_identifier(Catalog.identifier_to_tuple(namespace), "namespace")
+        _check_namespace(namespace)
         super().create_namespace(namespace, properties)
 
     @override
@@ -300,6 +336,11 @@ class MemCatalog(SqlCatalog):
             old = {log.metadata_file for log in base.metadata_log} | (
                 {table.metadata_location} if table.metadata_location else set()
             )
+            if TableProperties.METADATA_DELETE_AFTER_COMMIT_ENABLED in response.metadata.properties:
+                # Set explicitly, the property makes pyiceberg's Table delete the log entries that
+                # dropped out itself after this returns (Catalog._delete_old_metadata); deleting them
+                # here too would make it log "Failed to delete metadata file" for each.
+                old -= {log.metadata_file for log in base.metadata_log}
             for path in old - keep:
                 delete_quietly(table.io, path)
         return response
@@ -453,7 +494,13 @@ class MemCatalog(SqlCatalog):
         """Audit the catalog against its pool; returns one line per finding (empty when healthy). Never raises."""
         findings = list(self.pool.check())
         referenced: set[str] = set()
-        for ns, name, loc in registry.all_tables(self.engine, self.name, self._iceberg_type_filter()):
+        try:
+            tables = registry.all_tables(self.engine, self.name, self._iceberg_type_filter())
+        except Exception as e:  # an unreachable registry is a finding; without it nothing else can be judged
+            url = self.engine.url.render_as_string(hide_password=True)
+            findings.append(f"registry {url} cannot be read ({type(e).__name__}: {_first_line(e)})")
+            return findings
+        for ns, name, loc in tables:
             try:
                 table = self.load_table((*Catalog.identifier_to_tuple(ns), name))
                 files = maintenance.referenced_files(table)
@@ -462,10 +509,15 @@ class MemCatalog(SqlCatalog):
                 continue
             referenced |= files
             for path in sorted(files):
-                if is_memcat(path) and not table.io.new_input(path).exists():
+                if is_memcat(path) and not _exists(table.io, path):
                     findings.append(f"table {ns}.{name}: references {path}, which is not in the pool")
         if not allow_unreferenced:
-            for _, url, entry in sorted(self._unreferenced(referenced), key=lambda found: found[0]):
+            try:
+                unreferenced = self._unreferenced(referenced)
+            except Exception as e:
+                findings.append(f"warehouse {self.warehouse} cannot be listed ({type(e).__name__}: {_first_line(e)})")
+                unreferenced = []
+            for _, url, entry in sorted(unreferenced, key=lambda found: found[0]):
                 findings.append(f"unreferenced file {url} ({entry.size} bytes)")
         return findings
 

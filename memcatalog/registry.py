@@ -7,7 +7,7 @@ pyiceberg's SqlCatalog can read a memcatalog registry.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pyiceberg.catalog.sql import IcebergTables
 from sqlalchemy import Engine, create_engine, delete, event, insert, select, update
@@ -23,8 +23,13 @@ def is_memory_sqlite(uri: str) -> bool:
     )
 
 
-def create_registry_engine(uri: str, *, busy_timeout_ms: int, echo: bool = False) -> Engine:
+def create_registry_engine(
+    uri: str, *, busy_timeout_ms: int, echo: bool | Literal["debug"] = False, pool_pre_ping: bool | None = None
+) -> Engine:
     """An engine that is safe to share between threads.
+
+    ``echo`` and ``pool_pre_ping`` are SQLAlchemy's (SqlCatalog's ``echo`` and ``pool_pre_ping``
+    properties); ``pool_pre_ping`` defaults to on for server databases, off for SQLite.
 
     In-memory SQLite gets exactly one connection that every session waits for:
     SQLAlchemy's default gives each thread its own empty database, and a shared
@@ -33,9 +38,10 @@ def create_registry_engine(uri: str, *, busy_timeout_ms: int, echo: bool = False
     """
     url = make_url(uri)
     if url.get_backend_name() != "sqlite":
-        return create_engine(uri, echo=echo, pool_pre_ping=True)
+        return create_engine(uri, echo=echo, pool_pre_ping=True if pool_pre_ping is None else pool_pre_ping)
     kwargs: dict[str, Any] = {
         "echo": echo,
+        "pool_pre_ping": bool(pool_pre_ping),
         "connect_args": {"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
     }
     if is_memory_sqlite(uri):
