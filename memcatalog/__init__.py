@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from memcatalog.config import parse_size
 from memcatalog.errors import (
     DataNotInMemoryError,
@@ -9,15 +11,25 @@ from memcatalog.errors import (
     InvalidMetadataError,
     MemcatalogError,
     QuotaExceededError,
+    SaveFormatError,
     SchemaValidationError,
+    WriteAbortedError,
 )
 from memcatalog.filesystem import MemCatalogFileSystem
 from memcatalog.pool import Pool, PoolStats, PressureAlert, drop_pool, get_pool, list_pools
+
+if TYPE_CHECKING:  # the lazily loaded names below, for type checkers
+    from memcatalog.catalog import MemCatalog, TableUsage
+    from memcatalog.errors import EmptyNamespaceError
+    from memcatalog.maintenance import ReclaimResult
+    from memcatalog.transfer import export_table, import_table, restore, save
+    from memcatalog.writer import TableWriter
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DataNotInMemoryError",
+    "EmptyNamespaceError",
     "ExtensionNotAvailableError",
     "InvalidMetadataError",
     "MemCatalog",
@@ -27,20 +39,49 @@ __all__ = [
     "PoolStats",
     "PressureAlert",
     "QuotaExceededError",
+    "ReclaimResult",
+    "SaveFormatError",
     "SchemaValidationError",
+    "TableUsage",
+    "TableWriter",
+    "WriteAbortedError",
     "__version__",
     "drop_pool",
+    "export_table",
     "get_pool",
+    "import_table",
     "list_pools",
     "parse_size",
+    "restore",
+    "save",
 ]
 
 
-def __getattr__(name: str) -> object:
-    # The catalog pulls in pyiceberg and SQLAlchemy; fsspec users who only want
-    # memcat:// URLs should not pay for them.
-    if name == "MemCatalog":
-        from memcatalog.catalog import MemCatalog
+# Names whose modules pull in pyiceberg and SQLAlchemy: fsspec users who only want
+# memcat:// URLs should not pay for them, so these load on first use.
+_LAZY = {
+    "EmptyNamespaceError": "memcatalog.errors",  # also pyiceberg's NoSuchNamespaceError
+    "MemCatalog": "memcatalog.catalog",
+    "TableUsage": "memcatalog.catalog",
+    "ReclaimResult": "memcatalog.maintenance",
+    "TableWriter": "memcatalog.writer",
+    "save": "memcatalog.transfer",
+    "restore": "memcatalog.transfer",
+    "import_table": "memcatalog.transfer",
+    "export_table": "memcatalog.transfer",
+}
 
-        return MemCatalog
-    raise AttributeError(f"module 'memcatalog' has no attribute {name!r}")
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'memcatalog' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,14 +1,12 @@
-"""Checking Arrow data against a table's Arrow schema: lossless types, and no null where a field is required.
+"""Checking Arrow types against a table's Arrow schema: which conversions are lossless.
 
-Arrow tables carry their own types and nullability; a column may be declared nullable
-and still hold no null, which is fine for a required field, while a string column must
-never be parsed into a long field (no silent coercion).
+A string column must never be parsed into a long field (no silent coercion). Nulls in
+required fields are checked by memcatalog.validate, over the Iceberg type.
 """
 
 from __future__ import annotations
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.types as pt
 
 
@@ -60,37 +58,3 @@ def _is_binary(t: pa.DataType) -> bool:
 
 def _is_list(t: pa.DataType) -> bool:
     return bool(pt.is_list(t) or pt.is_large_list(t) or pt.is_fixed_size_list(t) or pt.is_list_view(t))
-
-
-def first_null(
-    array: pa.Array | pa.ChunkedArray, target: pa.Field, path: str, counted: pa.Array | None = None
-) -> tuple[int, str] | None:
-    """(row, field path) of the first null where ``target``, or a field inside it, is required.
-
-    ``counted`` marks the rows that matter (a null struct makes its children's values moot).
-    """
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    nulls = pc.is_null(array)
-    if counted is not None:
-        nulls = pc.and_(nulls, counted)
-    if not target.nullable and pc.any(nulls).as_py():
-        return int(pc.index(nulls, True).as_py()), path
-    kind = target.type
-    valid = pc.is_valid(array) if counted is None else pc.and_(pc.is_valid(array), counted)
-    if pt.is_struct(kind):
-        for i in range(kind.num_fields):
-            child = kind.field(i)
-            found = first_null(array.field(i), child, f"{path}.{child.name}", valid)
-            if found:
-                return found
-    elif (pt.is_list(kind) or pt.is_large_list(kind)) and len(array):
-        values = array.flatten()  # values of the non-null lists only
-        found = first_null(values, kind.value_field, "")
-        if found:
-            position, inner = found
-            parents = pc.list_parent_indices(array)
-            row = parents[position].as_py()
-            index = position - pc.index(parents, row).as_py()
-            return row, f"{path}[{index}]{inner}"
-    return None

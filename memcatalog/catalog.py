@@ -8,11 +8,17 @@ import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pyiceberg.catalog import Catalog, MetastoreCatalog
 from pyiceberg.catalog.sql import IcebergTables, SqlCatalog
-from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError, TableAlreadyExistsError, ValidationError
+from pyiceberg.exceptions import (
+    NamespaceNotEmptyError,
+    NoSuchNamespaceError,
+    NoSuchTableError,
+    TableAlreadyExistsError,
+    ValidationError,
+)
 from pyiceberg.io import FileIO, load_file_io
 from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC, PartitionSpec
 from pyiceberg.schema import Schema
@@ -25,13 +31,15 @@ from pyiceberg.table.update import TableRequirement, TableUpdate
 from pyiceberg.typedef import EMPTY_DICT, Identifier, Properties
 from pyiceberg.types import strtobool
 from pyiceberg.utils.properties import property_as_bool
+from pyiceberg.view import View
+from pyiceberg.view.metadata import ViewVersion
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from typing_extensions import override
 
-from memcatalog import config, maintenance, paths, registry
-from memcatalog.errors import DataNotInMemoryError, InvalidMetadataError
+from memcatalog import config, maintenance, paths, registry, views
+from memcatalog.errors import DataNotInMemoryError, EmptyNamespaceError, InvalidMetadataError
 from memcatalog.fileio import delete_quietly, is_memcat, locate
 from memcatalog.names import check_identifier
 from memcatalog.pool import FileEntry, Pool, get_pool
@@ -85,8 +93,43 @@ def _warehouses_of(pool_name: str) -> list[str]:
         return list(_WAREHOUSES.get(pool_name, {}).keys())
 
 
+def _echo(props: Properties) -> bool | Literal["debug"]:
+    """SqlCatalog's ``echo`` property: a truth value, or ``debug`` (SQLAlchemy also logs result rows)."""
+    value = str(props.get(config.ECHO, config.DEFAULT_ECHO)).lower()
+    return "debug" if value == "debug" else bool(strtobool(value))
+
+
+def _pool_pre_ping(props: Properties) -> bool | None:
+    """SqlCatalog's ``pool_pre_ping`` property; None leaves the registry's default."""
+    value = props.get(config.POOL_PRE_PING)
+    return None if value is None else bool(strtobool(str(value)))
+
+
+def _exists(io: FileIO, path: str) -> bool:
+    try:
+        return bool(io.new_input(path).exists())
+    except OSError:  # the pool itself is gone: the file is not there either
+        return False
+
+
+def _first_line(e: BaseException) -> str:
+    return str(e).strip().splitlines()[0] if str(e).strip() else ""
+
+
+def _check_namespace(namespace: str | Identifier) -> None:
+    try:
+        Catalog.namespace_to_string(namespace, NoSuchNamespaceError)
+    except NoSuchNamespaceError as e:  # empty, or an empty level: NoSuchNamespaceError as in SqlCatalog
+        raise EmptyNamespaceError(
+            f"invalid namespace {namespace!r}: {e}. Every level needs 1-255 printable characters"
+        ) from e
+    check_identifier(Catalog.identifier_to_tuple(namespace), "namespace")
+
+
 def _check_table_identifier(identifier: str | Identifier) -> None:
-    check_identifier(Catalog.namespace_from(identifier), "namespace")
+    namespace = Catalog.namespace_from(identifier)
+    if namespace:
+        _check_namespace(namespace)
     check_identifier([Catalog.table_name_from(identifier)], "table name")
 
 
@@ -125,8 +168,9 @@ class MemCatalog(FlatCommits, SqlCatalog):
         if strtobool(str(props.get(config.RECLAIM_ON_QUOTA, "false"))):
             self.pool.on_full(self._reclaim_on_full)
         busy = int(props.get(config.SQLITE_BUSY_TIMEOUT, config.DEFAULT_SQLITE_BUSY_TIMEOUT_MS))
-        echo = strtobool(str(props.get("echo", "false")))
-        self.engine = registry.create_registry_engine(props[config.URI], busy_timeout_ms=busy, echo=echo)
+        self.engine = registry.create_registry_engine(
+            props[config.URI], busy_timeout_ms=busy, echo=_echo(props), pool_pre_ping=_pool_pre_ping(props)
+        )
         self._init_catalog()
         self._cache: OrderedDict[str, TableMetadata] = OrderedDict()
         self._cache_size = int(props.get(config.METADATA_CACHE_SIZE, config.DEFAULT_METADATA_CACHE_SIZE))
@@ -255,7 +299,7 @@ class MemCatalog(FlatCommits, SqlCatalog):
 
     @override
     def create_namespace(self, namespace: str | Identifier, properties: Properties = EMPTY_DICT) -> None:
-        check_identifier(Catalog.identifier_to_tuple(namespace), "namespace")
+        _check_namespace(namespace)
         super().create_namespace(namespace, properties)
 
     @override
@@ -293,6 +337,11 @@ class MemCatalog(FlatCommits, SqlCatalog):
             old = {log.metadata_file for log in base.metadata_log} | (
                 {table.metadata_location} if table.metadata_location else set()
             )
+            if TableProperties.METADATA_DELETE_AFTER_COMMIT_ENABLED in response.metadata.properties:
+                # Set explicitly, the property makes pyiceberg's Table delete the log entries that
+                # dropped out itself after this returns (Catalog._delete_old_metadata); deleting them
+                # here too would make it log "Failed to delete metadata file" for each.
+                old -= {log.metadata_file for log in base.metadata_log}
             for path in old - keep:
                 delete_quietly(table.io, path)
         return response
@@ -311,6 +360,51 @@ class MemCatalog(FlatCommits, SqlCatalog):
         start = location.rstrip("/") + "/"
         tables = registry.all_tables(self.engine, self.name, self._iceberg_type_filter())
         return any((loc or "").startswith(start) for _, _, loc in tables)
+
+    # ---- views (memcatalog.views: rows with iceberg_type VIEW, the JDBC catalog's layout) ----
+    @override
+    def create_view(
+        self,
+        identifier: str | Identifier,
+        schema: Schema | pa.Schema,
+        view_version: ViewVersion,
+        location: str | None = None,
+        properties: Properties = EMPTY_DICT,
+    ) -> View:
+        iceberg_schema: Schema = self._convert_schema_if_needed(schema)
+        return views.create_view(self, identifier, iceberg_schema, view_version, location, properties)
+
+    @override
+    def load_view(self, identifier: str | Identifier) -> View:
+        return views.load_view(self, identifier)
+
+    @override
+    def list_views(self, namespace: str | Identifier) -> list[Identifier]:
+        return views.list_views(self, namespace)
+
+    @override
+    def view_exists(self, identifier: str | Identifier) -> bool:
+        return views.view_exists(self, identifier)
+
+    @override
+    def drop_view(self, identifier: str | Identifier) -> None:
+        views.drop_view(self, identifier)
+
+    @override
+    def register_view(self, identifier: str | Identifier, metadata_location: str) -> View:
+        return views.register_view(self, identifier, metadata_location)
+
+    def rename_view(self, from_identifier: str | Identifier, to_identifier: str | Identifier) -> View:
+        """Move a view to another name or namespace."""
+        return views.rename_view(self, from_identifier, to_identifier)
+
+    @override
+    def drop_namespace(self, namespace: str | Identifier) -> None:
+        if self.namespace_exists(namespace) and views.list_views(self, namespace):
+            raise NamespaceNotEmptyError(
+                f"Namespace {Catalog.namespace_to_string(Catalog.identifier_to_tuple(namespace))} is not empty"
+            )
+        super().drop_namespace(namespace)
 
     # ---- memory management ---------------------------------------------------
     def _live_tables(self) -> list[Table]:
@@ -401,7 +495,13 @@ class MemCatalog(FlatCommits, SqlCatalog):
         """Audit the catalog against its pool; returns one line per finding (empty when healthy). Never raises."""
         findings = list(self.pool.check())
         referenced: set[str] = set()
-        for ns, name, loc in registry.all_tables(self.engine, self.name, self._iceberg_type_filter()):
+        try:
+            tables = registry.all_tables(self.engine, self.name, self._iceberg_type_filter())
+        except Exception as e:  # an unreachable registry is a finding; without it nothing else can be judged
+            url = self.engine.url.render_as_string(hide_password=True)
+            findings.append(f"registry {url} cannot be read ({type(e).__name__}: {_first_line(e)})")
+            return findings
+        for ns, name, loc in tables:
             try:
                 table = self.load_table((*Catalog.identifier_to_tuple(ns), name))
                 files = maintenance.referenced_files(table)
@@ -410,10 +510,15 @@ class MemCatalog(FlatCommits, SqlCatalog):
                 continue
             referenced |= files
             for path in sorted(files):
-                if is_memcat(path) and not table.io.new_input(path).exists():
+                if is_memcat(path) and not _exists(table.io, path):
                     findings.append(f"table {ns}.{name}: references {path}, which is not in the pool")
         if not allow_unreferenced:
-            for _, url, entry in sorted(self._unreferenced(referenced), key=lambda found: found[0]):
+            try:
+                unreferenced = self._unreferenced(referenced)
+            except Exception as e:
+                findings.append(f"warehouse {self.warehouse} cannot be listed ({type(e).__name__}: {_first_line(e)})")
+                unreferenced = []
+            for _, url, entry in sorted(unreferenced, key=lambda found: found[0]):
                 findings.append(f"unreferenced file {url} ({entry.size} bytes)")
         return findings
 
@@ -429,6 +534,7 @@ class MemCatalog(FlatCommits, SqlCatalog):
         """
         if not is_memcat(self.warehouse):
             return []
+        referenced = referenced | views.metadata_files(self)  # a view's current metadata file is live too
         pool, key = locate(self.warehouse, create=True)
         others = [w for w in _warehouses_of(pool.name) if w != key and (not key or w.startswith(key + "/"))]
         found = []

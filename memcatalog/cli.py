@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from memcatalog import __version__
+from memcatalog.errors import QuotaExceededError
 from memcatalog.output import console
 
 
@@ -24,8 +25,38 @@ class _Group(click.Group):
         except Exception as e:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            click.echo(f"error: {e}", err=True)
+            click.echo(f"error: {_describe(e, self._command_options(ctx))}", err=True)
             sys.exit(1)
+
+    def _command_options(self, ctx: click.Context) -> set[str]:
+        command = self.commands.get(ctx.invoked_subcommand or "")
+        return {opt for p in command.params for opt in p.opts} if command is not None else set()
+
+
+def _describe(e: BaseException, options: set[str]) -> str:
+    """One line naming what went wrong; a full pool names the command's --quota option where it has one."""
+    found: BaseException | None = e
+    while found is not None and not isinstance(found, QuotaExceededError):
+        found = found.__cause__ or found.__context__
+    if isinstance(found, QuotaExceededError):
+        fix = "raise it with --quota, e.g. --quota 4GiB" if "--quota" in options else "free memory or raise the quota"
+        return found.explain(fix)
+    text = str(e).strip()
+    if not text:
+        return f"{type(e).__name__} (run with --debug for the traceback)"
+    return f"{type(e).__name__}: {text}" if isinstance(e, (KeyError, AssertionError)) else text
+
+
+def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Check a size option (--quota) where it is given, so its error names the option."""
+    from memcatalog.config import parse_size
+
+    if value is not None:
+        try:
+            parse_size(value)
+        except ValueError as e:
+            raise click.BadParameter(str(e)) from e
+    return value
 
 
 @click.group(cls=_Group)
@@ -46,8 +77,16 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 
 @main.command()
-@click.option("--scale", default=0.1, show_default=True, type=float, help="TPC-H scale factor (0.1 is ~860k rows).")
-@click.option("--quota", default="1GiB", show_default=True, help="Pool quota: bytes or a size such as 512MiB.")
+@click.option(
+    "--scale",
+    default=0.1,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="TPC-H scale factor, more than 0 (0.1 is ~860k rows).",
+)
+@click.option(
+    "--quota", default="1GiB", show_default=True, callback=_size, help="Pool quota: bytes or a size such as 512MiB."
+)
 def demo(scale: float, quota: str) -> None:
     """Load TPC-H into an in-memory catalog and query it, offline.
 
@@ -70,7 +109,7 @@ def demo(scale: float, quota: str) -> None:
 @click.option(
     "--load", "loads", multiple=True, metavar="PATH:NS.TABLE", help="Load a Parquet/CSV file into a table first."
 )
-@click.option("--quota", default="1GiB", show_default=True, help="Pool quota.")
+@click.option("--quota", default="1GiB", show_default=True, callback=_size, help="Pool quota.")
 @click.option("--restore", "archive", default=None, help="Start from a saved catalog (.tar archive or directory).")
 def shell(commands: tuple[str, ...], loads: tuple[str, ...], quota: str, archive: str | None) -> None:
     """An interactive DuckDB SQL shell over an in-memory catalog.
@@ -115,7 +154,11 @@ def shell(commands: tuple[str, ...], loads: tuple[str, ...], quota: str, archive
 @click.option("--threads", default=8, show_default=True, help="Threads working on the tables at once.")
 @click.option("--operations", default=100, show_default=True, help="Operations per thread.")
 @click.option(
-    "--quota", default="512MiB", show_default=True, help="Pool quota; small quotas exercise quota rejections."
+    "--quota",
+    default="512MiB",
+    show_default=True,
+    callback=_size,
+    help="Pool quota; small quotas exercise quota rejections.",
 )
 @click.option("--tables", default=3, show_default=True, help="Tables the threads share.")
 @click.option("--no-duckdb", is_flag=True, help="Leave DuckDB readers out.")
@@ -189,18 +232,23 @@ def restore_cmd(archive: str) -> None:
 @click.option(
     "--save", "archive", required=True, help="Archive (.tar) or directory to add the table to (created if missing)."
 )
-@click.option("--quota", default=None, help="Pool quota while importing.")
+@click.option("--quota", default=None, callback=_size, help="Pool quota while importing.")
 def import_cmd(source: str, name: str, archive: str, quota: str | None) -> None:
-    """Copy an Iceberg table (a metadata file path or URL) with its history into a saved catalog.
+    """Copy an Iceberg table (its directory, or a metadata file path or URL) with its history into a saved catalog.
+
+    A table directory means its newest metadata file (by version-hint.text, else the
+    highest version number in metadata/).
 
     \b
-    Example:
+    Examples:
+      memcatalog import /lake/orders db.orders --save tables.tar
       memcatalog import /lake/orders/metadata/00007-ab.metadata.json db.orders --save tables.tar
     """
     from pyiceberg.catalog import Catalog
 
     from memcatalog.transfer import import_table, save
 
+    source = newest_metadata_file(source)
     with _open_archive(archive, quota) as catalog:
         namespace = Catalog.namespace_from(name)
         if not catalog.namespace_exists(namespace):
@@ -208,6 +256,38 @@ def import_cmd(source: str, name: str, archive: str, quota: str | None) -> None:
         table = import_table(catalog, name, source, progress=True)
         _replace_save(catalog, archive, save)
     click.echo(f"imported {name} ({len(table.snapshots())} snapshots) into {archive}")
+
+
+def newest_metadata_file(source: str) -> str:
+    """``source`` itself, or where it is a table (or metadata) directory, its newest metadata file.
+
+    Raises:
+        click.BadParameter: a directory without metadata files; the message says how to name one.
+    """
+    import re
+
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(source)
+    if not fs.isdir(path):
+        return source
+    directory = f"{path.rstrip('/')}/metadata" if fs.isdir(f"{path.rstrip('/')}/metadata") else path.rstrip("/")
+    found = [p for p in fs.ls(directory, detail=False) if str(p).endswith(".metadata.json")]
+    hint = f"{directory}/version-hint.text"
+    if fs.isfile(hint):
+        version = fs.cat_file(hint).decode().strip()
+        hinted = [p for p in found if str(p).rpartition("/")[2] in (f"v{version}.metadata.json",)]
+        if hinted:
+            found = hinted
+    numbered = [(int(m.group(1)), str(p)) for p in found if (m := re.match(r"v?(\d+)[-.]", str(p).rpartition("/")[2]))]
+    if not numbered:
+        raise click.BadParameter(
+            f"{source} is a directory without Iceberg metadata files (*.metadata.json) in {directory}: give the "
+            f"table directory, or name the metadata file, e.g. {directory}/00007-<uuid>.metadata.json",
+            param_hint="SOURCE",
+        )
+    newest = max(numbered)[1]
+    return fs.unstrip_protocol(newest) if "://" in source else newest
 
 
 def _replace_save(catalog: Any, archive: str, save: Any) -> None:

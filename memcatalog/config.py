@@ -5,6 +5,7 @@ One place, like diskcache's defaults table: a key used anywhere else is imported
 
 from __future__ import annotations
 
+import decimal
 import re
 
 # --- pool -----------------------------------------------------------------
@@ -24,6 +25,9 @@ DEFAULT_METADATA_CACHE_SIZE = 512  # parsed metadata files kept per catalog
 RECLAIM_ON_QUOTA = "reclaim-on-quota"  # true: a write that would pass the quota first deletes old orphans
 RECLAIM_GRACE_SECONDS = "reclaim-grace-seconds"
 DEFAULT_RECLAIM_GRACE_SECONDS = 60  # seconds: younger unreferenced files may belong to a commit in flight
+ECHO = "echo"  # SqlCatalog's: true, false or debug (SQLAlchemy logs statements; debug adds result rows)
+DEFAULT_ECHO = "false"
+POOL_PRE_PING = "pool_pre_ping"  # SqlCatalog's; default: on for server registries, off for SQLite
 PY_IO_IMPL = "py-io-impl"
 FILE_IO_IMPL = "memcatalog.fileio.MemFileIO"
 
@@ -50,27 +54,46 @@ _UNITS = {
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
 
 
+MAX_SIZE = 2**63 - 1  # bytes: the largest size an Arrow buffer length (int64) can hold
+_SIZE_FORMS = "give bytes as an integer or a string such as '512MiB', '2GB' or '1073741824'"
+
+
 def parse_size(value: int | float | str) -> int:
     """Turn ``1073741824``, ``"512MiB"`` or ``"2GB"`` into a positive number of bytes.
 
     Raises:
-        ValueError: the value is not a positive size; the message shows the accepted forms.
+        ValueError: the value is not a positive size of at most 8 EiB; the message shows the accepted forms.
     """
     if isinstance(value, bool):
-        raise ValueError(f"invalid size {value!r}: give bytes as an integer or a string such as '512MiB' or '2GB'")
+        raise ValueError(f"invalid size {value!r}: {_SIZE_FORMS}")
     if isinstance(value, (int, float)):
-        number, unit = float(value), ""
+        number, unit = _exact(value), ""
     else:
         match = _SIZE_RE.match(str(value))
         if not match or match.group(2).lower() not in _UNITS:
-            raise ValueError(
-                f"invalid size {value!r}: give bytes as an integer or a string such as '512MiB', '2GB' or '1073741824'"
-            )
-        number, unit = float(match.group(1)), match.group(2).lower()
+            raise ValueError(f"invalid size {_shown(value)}: {_SIZE_FORMS}")
+        number, unit = decimal.Decimal(match.group(1)), match.group(2).lower()
+    if number is None or not number.is_finite():
+        raise ValueError(f"invalid size {_shown(value)}: {_SIZE_FORMS}")
     size = int(number * _UNITS[unit])
     if size <= 0:
-        raise ValueError(f"invalid size {value!r}: a size must be positive")
+        raise ValueError(f"invalid size {_shown(value)}: a size must be positive; {_SIZE_FORMS}")
+    if size > MAX_SIZE:
+        raise ValueError(f"invalid size {_shown(value)}: at most {MAX_SIZE} bytes (8 EiB); {_SIZE_FORMS}")
     return size
+
+
+def _exact(value: int | float) -> decimal.Decimal | None:
+    # Decimal arithmetic: a float would overflow to inf (OverflowError on int()) and round large integers.
+    try:
+        return decimal.Decimal(value)
+    except (ValueError, decimal.InvalidOperation):
+        return None
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:40]}... ({len(str(value))} characters)"
 
 
 def format_size(size: float) -> str:

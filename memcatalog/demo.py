@@ -67,7 +67,13 @@ def q6_with_pyiceberg(catalog: MemCatalog) -> float:
 
 
 def run(scale: float = 0.1, quota: str = "1GiB", console: Console | None = None) -> dict[str, Any]:
-    """Run the demo; returns the numbers it showed (the tests check them)."""
+    """Run the demo; returns the numbers it showed (the tests check them).
+
+    Raises:
+        ValueError: ``scale`` is not a positive number.
+    """
+    if not scale > 0:
+        raise ValueError(f"invalid TPC-H scale factor {scale!r}: give a number above 0, such as 0.01 or 0.1")
     out = console or Console(highlight=False, soft_wrap=True)
     started = time.perf_counter()
     name = f"demo_{uuid.uuid4().hex[:6]}"

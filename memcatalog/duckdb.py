@@ -72,12 +72,29 @@ def _sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+# Database names DuckDB keeps for itself (main, temp, system) or that every connection already has.
+_RESERVED_DATABASES = frozenset({"main", "temp", "system", "memory"})
+
+
+def _database_names(catalogs: list[MemCatalog]) -> dict[str, str]:
+    """The attached database name of each catalog: its own name, or ``<name>_catalog`` for a reserved one."""
+    names: dict[str, str] = {}
+    for catalog in catalogs:
+        name = catalog.name
+        while name.lower() in _RESERVED_DATABASES or name.lower() in {n.lower() for n in names.values()}:
+            name = f"{name}_catalog" if name == catalog.name else name + "_"
+        names[catalog.name] = name
+    return names
+
+
 class CatalogConnection:
     """A DuckDB connection that shows one or more catalogs' tables as views.
 
     The first catalog's tables are ``namespace.table``; every catalog's are also
-    ``<catalog name>.namespace.table``. Anything else is passed to the DuckDB
-    connection (``con.raw``).
+    ``<database>.namespace.table``, where the database is the catalog's name, or
+    ``<name>_catalog`` for a name DuckDB reserves (``main``, ``temp``, ``system``,
+    ``memory``); ``con.databases`` maps each catalog name to its database. Anything
+    else is passed to the DuckDB connection (``con.raw``).
     """
 
     def __init__(self, catalogs: list[MemCatalog], con: duckdb_module.DuckDBPyConnection) -> None:
@@ -88,9 +105,9 @@ class CatalogConnection:
             con.register_filesystem(MemCatalogFileSystem())
         load_extension(con, "avro")
         load_extension(con, "iceberg")
+        self.databases = _database_names(catalogs)
         for catalog in catalogs:
-            if catalog.name != "main":
-                con.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {_quote(catalog.name)}")
+            con.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {_quote(self.databases[catalog.name])}")
         self.refresh()
 
     # ---- views --------------------------------------------------------------------
@@ -103,7 +120,7 @@ class CatalogConnection:
             ):
                 if not location:
                     continue
-                databases = (["memory"] if i == 0 else []) + ([catalog.name] if catalog.name != "main" else [])
+                databases = (["memory"] if i == 0 else []) + [self.databases[catalog.name]]
                 for db in databases:
                     wanted[(db, ns, table)] = location
         for key in [k for k in self._views if k not in wanted]:
@@ -211,3 +228,19 @@ def connect(*catalogs: MemCatalog, con: duckdb_module.DuckDBPyConnection | None 
     duckdb = _duckdb()
     connection = con if con is not None else duckdb.connect(config={"allow_unsigned_extensions": "true"})
     return CatalogConnection(list(catalogs), connection)
+
+
+def attach(
+    catalog: MemCatalog,
+    con: duckdb_module.DuckDBPyConnection | None = None,
+    *,
+    name: str | None = None,
+    server: Any = None,
+) -> duckdb_module.DuckDBPyConnection:
+    """ATTACH a catalog read-write over the REST protocol: DuckDB SQL writes become Iceberg commits.
+
+    See :func:`memcatalog.duckdb_rest.attach` (needs the ``serve`` extra and duckdb-extension-httpfs).
+    """
+    from memcatalog.duckdb_rest import attach as attach_rest
+
+    return attach_rest(catalog, con, name=name, server=server)

@@ -8,6 +8,8 @@ a full pool is an ``OSError`` with ``ENOSPC``, data missing from memory is a
 from __future__ import annotations
 
 import errno
+import threading
+from typing import TYPE_CHECKING
 
 from memcatalog.config import format_size
 
@@ -16,21 +18,26 @@ class MemcatalogError(Exception):
     """Base class of every error memcatalog raises on its own account."""
 
 
+QUOTA_FIX = "raise the quota: pool.set_quota(...), or the catalog's 'quota' property"
+
+
 class QuotaExceededError(MemcatalogError, OSError):
     """A write needed more bytes than the pool has free."""
 
     def __init__(self, path: str, needed: int, free: int, quota: int, pool: str) -> None:
-        message = (
-            f"quota exceeded writing {path}: needs {format_size(needed)}, "
-            f"{format_size(max(free, 0))} free of {format_size(quota)} in pool {pool!r} "
-            f"(raise the quota: pool.set_quota(...), or the catalog's 'quota' property)"
-        )
-        OSError.__init__(self, errno.ENOSPC, message, path)
         self.path = path
         self.needed = needed
         self.free = free
         self.quota = quota
         self.pool = pool
+        OSError.__init__(self, errno.ENOSPC, self.explain(QUOTA_FIX), path)
+
+    def explain(self, fix: str) -> str:
+        """The message with another way to fix it (the CLI names its ``--quota`` option)."""
+        return (
+            f"quota exceeded writing {self.path}: needs {format_size(self.needed)}, "
+            f"{format_size(max(self.free, 0))} free of {format_size(self.quota)} in pool {self.pool!r} ({fix})"
+        )
 
     def __str__(self) -> str:
         return str(self.strerror)
@@ -61,3 +68,43 @@ class SchemaValidationError(MemcatalogError, ValueError):
 
 class ExtensionNotAvailableError(MemcatalogError, ImportError):
     """A DuckDB extension could not be loaded without the network."""
+
+
+class SaveFormatError(MemcatalogError, ValueError):
+    """A path given to restore() is not a memcatalog save."""
+
+
+class WriteAbortedError(MemcatalogError, OSError):
+    """A data file was started after its write was aborted."""
+
+
+# EmptyNamespaceError is also pyiceberg's NoSuchNamespaceError; it is built on first use so that
+# importing memcatalog (the pool and memcat:// for fsspec users) does not import pyiceberg.
+if TYPE_CHECKING:
+    from pyiceberg.exceptions import NoSuchNamespaceError
+
+    class EmptyNamespaceError(MemcatalogError, NoSuchNamespaceError, ValueError):
+        """A namespace, or one level of it, is empty or blank."""
+
+
+_LAZY_LOCK = threading.Lock()
+
+
+def __getattr__(name: str) -> type:
+    if name != "EmptyNamespaceError":
+        raise AttributeError(f"module 'memcatalog.errors' has no attribute {name!r}")
+    with _LAZY_LOCK:
+        if "EmptyNamespaceError" not in globals():
+            from pyiceberg.exceptions import NoSuchNamespaceError
+
+            class EmptyNamespaceError(MemcatalogError, NoSuchNamespaceError, ValueError):
+                """A namespace, or one level of it, is empty or blank.
+
+                pyiceberg's ``NoSuchNamespaceError``, as SqlCatalog raises, and a ``ValueError`` like
+                every other invalid name.
+                """
+
+            EmptyNamespaceError.__module__ = __name__
+            globals()["EmptyNamespaceError"] = EmptyNamespaceError
+        found: type = globals()["EmptyNamespaceError"]
+        return found

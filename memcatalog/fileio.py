@@ -118,4 +118,5 @@ class MemFileIO(FileIO):
         return {"properties": self.properties}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["properties"])  # type: ignore[misc]
+        FileIO.__init__(self, state["properties"])
+        self._fallbacks = {}

@@ -9,16 +9,24 @@ from __future__ import annotations
 
 import errno
 import io
+import logging
 import sys
+import threading
 from datetime import datetime
+from types import FrameType
 from typing import Any
 
 import pyarrow as pa
 from fsspec import AbstractFileSystem
+from fsspec.core import OpenFile
+from fsspec.transaction import Transaction
 
 from memcatalog import paths
 from memcatalog.config import PROTOCOL
 from memcatalog.pool import Pool, PoolWriter, find_pool, get_pool, list_pools
+
+logger = logging.getLogger("memcatalog.filesystem")
+_moving = threading.local()  # set while mv copies: those copies are not deferred by a transaction
 
 
 class MemCatalogFileSystem(AbstractFileSystem):  # type: ignore[misc]
@@ -34,6 +42,7 @@ class MemCatalogFileSystem(AbstractFileSystem):  # type: ignore[misc]
 
     protocol = (PROTOCOL,)
     root_marker = ""
+    transaction_type: type[Transaction]  # PoolTransaction, set below its definition
 
     @classmethod
     def _strip_protocol(cls, path: Any) -> str:
@@ -127,6 +136,10 @@ class MemCatalogFileSystem(AbstractFileSystem):  # type: ignore[misc]
         return WriteFile(writer, autocommit=autocommit)
 
     def pipe_file(self, path: str, value: bytes, mode: str = "overwrite", **kwargs: Any) -> None:
+        if self._intrans:  # deferred like every write inside ``with fs.transaction:``
+            with self.open(path, "xb" if mode == "create" else "wb") as f:
+                f.write(value)
+            return
         pool, key = self._locate(path, create=True)
         pool.put(key, value, exclusive=mode == "create")
 
@@ -136,6 +149,10 @@ class MemCatalogFileSystem(AbstractFileSystem):  # type: ignore[misc]
             self.makedirs(path2, exist_ok=True)
             return
         buf = src_pool.get(src_key)
+        if self._intrans and not getattr(_moving, "active", False):
+            with self.open(path2, "wb") as f:
+                f.write(buf)
+            return
         dst_pool, dst_key = self._locate(path2, create=True)
         dst_pool.put_buffer(dst_key, buf)  # buffers are immutable, so a copy can share them
 
@@ -145,9 +162,22 @@ class MemCatalogFileSystem(AbstractFileSystem):  # type: ignore[misc]
         if src_pool is dst_pool and src_pool.entry(src_key) is not None:
             if dst_pool.is_dir(dst_key):
                 dst_key = f"{dst_key}/{src_key.rpartition('/')[2]}" if dst_key else src_key.rpartition("/")[2]
-            src_pool.rename(src_key, dst_key)
+            if dst_key != src_key:  # onto itself: nothing to do, as on a disk
+                src_pool.rename(src_key, dst_key)
             return
-        super().mv(path1, path2, recursive=recursive, maxdepth=maxdepth, **kwargs)
+        if src_pool.entry(src_key) is None and not src_pool.is_dir(src_key) and not self._has_glob(path1):
+            raise FileNotFoundError(errno.ENOENT, "No such file or directory", path1)
+        if src_pool is dst_pool and src_pool.is_dir(src_key) and _is_within(dst_key, src_key):
+            if dst_key == src_key:
+                return  # onto itself, as on a disk
+            raise OSError(errno.EINVAL, f"cannot move directory {self.unstrip_protocol(path1)} into itself", path2)
+        # fsspec moves by copy then delete; the delete is immediate, so the copy must be too,
+        # even inside a transaction (LocalFileSystem moves at once there as well).
+        _moving.active = True
+        try:
+            super().mv(path1, path2, recursive=recursive, maxdepth=maxdepth, **kwargs)
+        finally:
+            _moving.active = False
 
     def _rm(self, path: str) -> None:
         pool, key = self._locate(path)
@@ -206,7 +236,10 @@ class BufferFile(io.RawIOBase):
         return self._pos
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.size}[whence]
+        bases = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.size}
+        if whence not in bases:
+            raise ValueError(f"invalid whence ({whence!r}, should be {io.SEEK_SET}, {io.SEEK_CUR} or {io.SEEK_END})")
+        base = bases[whence]
         if base + offset < 0:
             raise OSError(errno.EINVAL, "negative seek position", self.name)
         self._pos = base + offset
@@ -242,7 +275,7 @@ class WriteFile(io.RawIOBase):
         super().__init__()
         self._writer = writer
         # fsspec's OpenFile closes its files on the way out of a failed with-block without saying
-        # why; an exception that is being handled at close() but was not at open() means exactly that.
+        # why; see _leaving_failed_open_file.
         self._exception_at_open = sys.exc_info()[1]
         self.autocommit = autocommit
         self.path = self.name = writer.pool._url(writer.key)
@@ -261,8 +294,7 @@ class WriteFile(io.RawIOBase):
     def close(self) -> None:
         if self.closed:
             return
-        failing = sys.exc_info()[1]
-        if failing is not None and failing is not self._exception_at_open:
+        if _leaving_failed_open_file(self._exception_at_open):
             self.discard()
             return
         try:
@@ -292,3 +324,96 @@ class WriteFile(io.RawIOBase):
         writer = getattr(self, "_writer", None)
         if writer is not None:
             writer.abort()
+
+
+def _is_within(key: str, directory: str) -> bool:
+    return key == directory or not directory or key.startswith(directory + "/")
+
+
+_OPEN_FILE_EXIT = OpenFile.__exit__.__code__
+
+
+def _leaving_failed_open_file(exception_at_open: BaseException | None) -> bool:
+    """Whether ``close()`` is fsspec's ``OpenFile.__exit__`` leaving a with-block on an exception.
+
+    ``with fsspec.open(url, "wb") as f:`` ends in ``OpenFile.__exit__``, which calls ``close()``
+    and never says that the block failed: an exception being handled there that was not already
+    being handled at open means it did. Any other ``close()`` (an explicit one, even inside an
+    ``except:`` block) publishes.
+    """
+    failing = sys.exc_info()[1]
+    if failing is None or failing is exception_at_open:
+        return False
+    frame: FrameType | None = sys._getframe(2)  # our caller's caller: OpenFile.close, then OpenFile.__exit__
+    for _ in range(4):
+        if frame is None:
+            return False
+        if frame.f_code is _OPEN_FILE_EXIT:
+            return True
+        frame = frame.f_back
+    return False
+
+
+class PoolTransaction(Transaction):  # type: ignore[misc]
+    """``with fs.transaction:`` over pools: every file is published, or none is.
+
+    Before publishing any file, every publish is checked (a directory in the way, a file where a
+    directory must go, an exclusive create that would replace a file), against the pools and
+    against the other files of the transaction; on the first problem every file is discarded and
+    the error raised.
+    """
+
+    fs: MemCatalogFileSystem | None
+
+    def complete(self, commit: bool = True) -> None:
+        files: list[Any] = list(self.files)
+        self.files.clear()
+        try:
+            if not commit:
+                _discard_all(files)
+                return
+            try:
+                _check_publishable([f for f in files if isinstance(f, WriteFile)])
+            except BaseException:
+                _discard_all(files)
+                raise
+            for i, f in enumerate(files):
+                try:
+                    f.commit()
+                except BaseException:  # a writer racing in from outside the transaction
+                    _discard_all(files[i + 1 :])
+                    raise
+        finally:
+            # As fsspec's own Transaction: the transaction ends even when completing it failed.
+            if self.fs is not None:
+                self.fs._intrans = False
+                self.fs._transaction = None
+                self.fs = None
+
+
+def _discard_all(files: list[Any]) -> None:
+    for f in files:
+        try:
+            f.discard()
+        except Exception:  # one file that cannot be dropped must not keep the others
+            logger.debug("discarding a deferred file failed", exc_info=True)
+
+
+MemCatalogFileSystem.transaction_type = PoolTransaction
+
+
+def _check_publishable(files: list[WriteFile]) -> None:
+    """Raise the error the first failing publish of ``files``, in order, would raise; publish nothing."""
+    new_files: set[tuple[str, str]] = set()  # what publishing the files before this one adds
+    new_dirs: set[tuple[str, str]] = set()
+    for f in files:
+        pool, key = f._writer.pool, f._writer.key
+        if pool.is_dir(key) or (pool.name, key) in new_dirs:
+            raise IsADirectoryError(errno.EISDIR, "Is a directory", f.path)
+        for d in paths.ancestors(key):
+            if pool.entry(d) is not None or (pool.name, d) in new_files:
+                raise NotADirectoryError(errno.ENOTDIR, "Not a directory", pool._url(d))
+        if f._writer.exclusive and (pool.entry(key) is not None or (pool.name, key) in new_files):
+            raise FileExistsError(errno.EEXIST, "File exists", f.path)
+        new_files.add((pool.name, key))
+        new_dirs.update((pool.name, d) for d in paths.ancestors(key))

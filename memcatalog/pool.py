@@ -306,7 +306,8 @@ class Pool:
     def _url(self, key: str) -> str:
         return f"memcat://{self.name}/{key}"
 
-    def _reserve(self, n: int, key: str) -> None:
+    def _reserve(self, n: int, key: str, alerts: list[PressureAlert] | None = None) -> None:
+        """Reserve ``n`` bytes for ``key``; with ``alerts`` given, pressure alerts are left there to fire later."""
         for attempt in range(2):
             with self._lock:
                 a = self._acct
@@ -318,7 +319,7 @@ class Pool:
             if attempt == 0 and self._relieve(n - free):
                 continue  # something was freed: try once more
             raise QuotaExceededError(self._url(key), n, free, self._quota, self.name)
-        self._check_pressure()
+        self._check_pressure(alerts)
 
     def on_full(self, reliever: Callable[[int], int]) -> None:
         """Ask ``reliever(shortfall_bytes) -> bytes_freed`` to free space before a write fails on the quota.
@@ -327,7 +328,7 @@ class Pool:
         again from inside a reliever (a reliever's own writes fail normally).
         """
         ref: Callable[[], Callable[[int], int] | None]
-        ref = weakref.WeakMethod(reliever) if hasattr(reliever, "__self__") else (lambda: reliever)  # type: ignore[arg-type]
+        ref = weakref.WeakMethod(reliever) if hasattr(reliever, "__self__") else (lambda: reliever)
         with self._lock:
             self._relievers.append(ref)
 
@@ -350,10 +351,10 @@ class Pool:
             _relieving.active = False
         return freed > 0
 
-    def _release(self, n: int) -> None:
+    def _release(self, n: int, alerts: list[PressureAlert] | None = None) -> None:
         with self._lock:
             self._acct.reserved -= n
-        self._check_pressure()
+        self._check_pressure(alerts)
 
     def _publish(self, key: str, buffer: pa.Buffer, reserved: int, exclusive: bool) -> FileEntry:
         entry = FileEntry(buffer, datetime.now(timezone.utc))
@@ -410,14 +411,28 @@ class Pool:
                 return
             child, key = key, paths.parent(key)
 
-    def _check_pressure(self) -> None:
+    def _check_pressure(self, deferred: list[PressureAlert] | None = None) -> None:
+        """Fire the alerts of thresholds crossed upwards, outside the pool's lock.
+
+        A caller that holds a lock of its own (a writer) passes ``deferred`` and fires the alerts
+        with :meth:`_fire` once it has let go: a callback may then do anything, even abort that writer.
+        """
         with self._lock:
             a = self._acct
             level_now = sum(1 for t in self._thresholds if a.used + a.reserved >= t * self._quota)
             crossed = self._thresholds[a.alert_level : level_now]
             a.alert_level = level_now
             alerts = [PressureAlert(self.name, t, a.used, a.reserved, self._quota) for t in crossed]
-            callbacks = list(a.callbacks)
+        if deferred is not None:
+            deferred.extend(alerts)
+        else:
+            self._fire(alerts)
+
+    def _fire(self, alerts: list[PressureAlert]) -> None:
+        if not alerts:
+            return
+        with self._lock:
+            callbacks = list(self._acct.callbacks)
         for alert in alerts:
             logger.warning(
                 "memory pressure in pool %r: %s of %s in use (over %.0f%% of the quota)",
@@ -449,18 +464,22 @@ class PoolWriter:
     def write(self, data: bytes | bytearray | memoryview | pa.Buffer) -> int:
         chunk = memoryview(data).cast("B").tobytes() if not isinstance(data, bytes) else data
         n = len(chunk)
-        with self._lock:
-            if self._done:
-                raise ValueError(f"write to {self.pool._url(self.key)} after it was committed or aborted")
-            if n == 0:
-                return 0
-            try:
-                self.pool._reserve(n, self.key)
-            except QuotaExceededError:
-                self._abort_locked()
-                raise
-            self._chunks.append(chunk)
-            self._size += n
+        alerts: list[PressureAlert] = []  # fired after the lock is released: a callback may abort this writer
+        try:
+            with self._lock:
+                if self._done:
+                    raise ValueError(f"write to {self.pool._url(self.key)} after it was committed or aborted")
+                if n == 0:
+                    return 0
+                try:
+                    self.pool._reserve(n, self.key, alerts)
+                except QuotaExceededError:
+                    self._abort_locked(alerts)
+                    raise
+                self._chunks.append(chunk)
+                self._size += n
+        finally:
+            self.pool._fire(alerts)
         return n
 
     def tell(self) -> int:
@@ -479,15 +498,17 @@ class PoolWriter:
         return self.pool._publish(self.key, _concat(chunks, self._size), self._size, self.exclusive)
 
     def abort(self) -> None:
+        alerts: list[PressureAlert] = []
         with self._lock:
-            self._abort_locked()
+            self._abort_locked(alerts)
+        self.pool._fire(alerts)
 
-    def _abort_locked(self) -> None:
+    def _abort_locked(self, alerts: list[PressureAlert]) -> None:
         if self._done:
             return
         self._done = True
         self._chunks = []
-        self.pool._release(self._size)
+        self.pool._release(self._size, alerts)
 
     def __del__(self) -> None:
         self.abort()

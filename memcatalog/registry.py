@@ -7,11 +7,12 @@ pyiceberg's SqlCatalog can read a memcatalog registry.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pyiceberg.catalog.sql import IcebergTables
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, create_engine, delete, event, insert, select, update
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import QueuePool
 
 
@@ -22,8 +23,13 @@ def is_memory_sqlite(uri: str) -> bool:
     )
 
 
-def create_registry_engine(uri: str, *, busy_timeout_ms: int, echo: bool = False) -> Engine:
+def create_registry_engine(
+    uri: str, *, busy_timeout_ms: int, echo: bool | Literal["debug"] = False, pool_pre_ping: bool | None = None
+) -> Engine:
     """An engine that is safe to share between threads.
+
+    ``echo`` and ``pool_pre_ping`` are SQLAlchemy's (SqlCatalog's ``echo`` and ``pool_pre_ping``
+    properties); ``pool_pre_ping`` defaults to on for server databases, off for SQLite.
 
     In-memory SQLite gets exactly one connection that every session waits for:
     SQLAlchemy's default gives each thread its own empty database, and a shared
@@ -32,9 +38,10 @@ def create_registry_engine(uri: str, *, busy_timeout_ms: int, echo: bool = False
     """
     url = make_url(uri)
     if url.get_backend_name() != "sqlite":
-        return create_engine(uri, echo=echo, pool_pre_ping=True)
+        return create_engine(uri, echo=echo, pool_pre_ping=True if pool_pre_ping is None else pool_pre_ping)
     kwargs: dict[str, Any] = {
         "echo": echo,
+        "pool_pre_ping": bool(pool_pre_ping),
         "connect_args": {"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
     }
     if is_memory_sqlite(uri):
@@ -77,3 +84,101 @@ def all_tables(engine: Engine, catalog: str, type_filter: Any) -> list[tuple[str
         stmt = stmt.where(type_filter)
     with engine.connect() as conn:
         return [(str(a), str(b), c) for a, b, c in conn.execute(stmt).all()]
+
+
+def swap_locations(
+    engine: Engine,
+    catalog: str,
+    swaps: list[tuple[str, str, str, str]],
+    inserts: list[dict[str, Any]],
+) -> str | None:
+    """Move several tables' metadata pointers and add new tables, all in one SQL transaction.
+
+    ``swaps`` are ``(namespace, table, expected location, new location)``: each is a
+    compare-and-swap. Returns None when everything was applied, else ``namespace.table``
+    of the first change that lost (then nothing at all changed).
+    """
+    with engine.connect() as conn, conn.begin() as tx:
+        for namespace, table, expected, new in swaps:
+            stmt = (
+                update(IcebergTables)
+                .where(
+                    IcebergTables.catalog_name == catalog,
+                    IcebergTables.table_namespace == namespace,
+                    IcebergTables.table_name == table,
+                    IcebergTables.metadata_location == expected,
+                )
+                .values(metadata_location=new, previous_metadata_location=expected)
+            )
+            if conn.execute(stmt).rowcount < 1:
+                tx.rollback()
+                return f"{namespace}.{table}"
+        for row in inserts:
+            try:
+                conn.execute(insert(IcebergTables).values(**row))
+            except IntegrityError:
+                tx.rollback()
+                return f"{row['table_namespace']}.{row['table_name']}"
+    return None
+
+
+# ---- views: rows of iceberg_tables with iceberg_type VIEW (the JDBC catalog's layout) -------------
+VIEW_TYPE = "VIEW"
+
+
+def view_filter() -> Any:
+    return IcebergTables.iceberg_type == VIEW_TYPE
+
+
+def insert_view(engine: Engine, catalog: str, namespace: str, view: str, metadata_location: str) -> bool:
+    """Add a view row; False when the name is taken (by a table or a view)."""
+    row = {
+        "catalog_name": catalog,
+        "table_namespace": namespace,
+        "table_name": view,
+        "metadata_location": metadata_location,
+        "previous_metadata_location": None,
+        "iceberg_type": VIEW_TYPE,
+    }
+    try:
+        with engine.begin() as conn:
+            conn.execute(insert(IcebergTables).values(**row))
+    except IntegrityError:
+        return False
+    return True
+
+
+def _view_row(catalog: str, namespace: str, view: str) -> Any:
+    return (
+        (IcebergTables.catalog_name == catalog)
+        & (IcebergTables.table_namespace == namespace)
+        & (IcebergTables.table_name == view)
+        & view_filter()
+    )
+
+
+def swap_view_location(engine: Engine, catalog: str, namespace: str, view: str, expected: str, new: str) -> bool:
+    """Compare-and-swap a view's metadata pointer; False when it was not ``expected`` any more."""
+    stmt = (
+        update(IcebergTables)
+        .where(_view_row(catalog, namespace, view), IcebergTables.metadata_location == expected)
+        .values(metadata_location=new, previous_metadata_location=expected)
+    )
+    with engine.begin() as conn:
+        return bool(conn.execute(stmt).rowcount)
+
+
+def delete_view(engine: Engine, catalog: str, namespace: str, view: str) -> bool:
+    with engine.begin() as conn:
+        return bool(conn.execute(delete(IcebergTables).where(_view_row(catalog, namespace, view))).rowcount)
+
+
+def rename_view(engine: Engine, catalog: str, source: tuple[str, str], destination: tuple[str, str]) -> bool:
+    """Move a view row to another namespace/name; False when the source is gone. Raises IntegrityError if taken."""
+    stmt = (
+        update(IcebergTables)
+        .where(_view_row(catalog, *source))
+        .values(table_namespace=destination[0], table_name=destination[1])
+    )
+    with engine.begin() as conn:
+        return bool(conn.execute(stmt).rowcount)

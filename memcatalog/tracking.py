@@ -13,12 +13,8 @@ from typing import Any
 
 from pyiceberg.io import FileIO, InputFile, OutputFile, OutputStream
 
-from memcatalog.errors import MemcatalogError
+from memcatalog.errors import WriteAbortedError
 from memcatalog.fileio import delete_quietly
-
-
-class WriteAbortedError(MemcatalogError, OSError):
-    """A data file was started after its write was aborted."""
 
 
 class TrackingFileIO(FileIO):

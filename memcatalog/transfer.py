@@ -29,16 +29,12 @@ from memcatalog import maintenance
 from memcatalog.catalog import MemCatalog
 from memcatalog.config import format_size
 from memcatalog.copying import CopyResult, copy_table, delete_all, total_bytes
-from memcatalog.errors import MemcatalogError, QuotaExceededError
+from memcatalog.errors import QuotaExceededError, SaveFormatError
 from memcatalog.fileio import is_memcat, locate
 from memcatalog.pool import get_pool
 
 FORMAT = "memcatalog-save/1"
 MANIFEST = "memcatalog.json"
-
-
-class SaveFormatError(MemcatalogError, ValueError):
-    """A path given to restore() is not a memcatalog save."""
 
 
 # ---- save and restore ------------------------------------------------------------------

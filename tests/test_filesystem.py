@@ -6,6 +6,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 
 import duckdb
 import fsspec
@@ -14,6 +15,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
+from fsspec.implementations.local import LocalFileSystem
 from fsspec.implementations.memory import MemoryFileSystem
 
 import memcatalog
@@ -271,3 +273,153 @@ def test_fsspec_open_with_block_that_fails_leaves_no_file(pool_name: str) -> Non
             pass
         f.write(b"fine")
     assert fsspec.filesystem("memcat").cat_file(url) == b"fine"
+
+
+# --- edges, with fsspec's LocalFileSystem on a tmp_path as the oracle -------------------
+
+
+@pytest.fixture(params=["memcat", "local"])
+def oracle_fs(
+    request: pytest.FixtureRequest, pool_name: str, tmp_path: Path
+) -> Iterator[tuple[fsspec.AbstractFileSystem, str]]:
+    if request.param == "memcat":
+        memcatalog.get_pool(pool_name)
+        yield MemCatalogFileSystem(), pool_name
+    else:
+        yield LocalFileSystem(auto_mkdir=True), str(tmp_path)
+
+
+def test_mv_a_file_onto_itself_changes_nothing(oracle_fs: tuple[fsspec.AbstractFileSystem, str]) -> None:
+    fs, root = oracle_fs
+    fs.pipe_file(f"{root}/f", b"12345")
+    fs.mv(f"{root}/f", f"{root}/f")
+    assert fs.cat_file(f"{root}/f") == b"12345"
+    with pytest.raises(FileNotFoundError):
+        fs.mv(f"{root}/missing", f"{root}/missing")
+
+
+@pytest.mark.parametrize("target", ["d/sub", "d/b"])
+def test_mv_a_directory_into_itself_is_refused_and_changes_nothing(
+    oracle_fs: tuple[fsspec.AbstractFileSystem, str], target: str
+) -> None:
+    fs, root = oracle_fs
+    fs.pipe_file(f"{root}/d/a", b"1")
+    fs.pipe_file(f"{root}/d/b/c", b"22")
+    before = sorted(p[len(root) :] for p in fs.find(root))
+    with pytest.raises(OSError, match="into itself"):
+        fs.mv(f"{root}/d", f"{root}/{target}", recursive=True)
+    assert sorted(p[len(root) :] for p in fs.find(root)) == before
+    fs.mv(f"{root}/d", f"{root}/d", recursive=True)  # onto itself: nothing happens
+    assert sorted(p[len(root) :] for p in fs.find(root)) == before
+
+
+def test_pipe_joins_a_transaction(oracle_fs: tuple[fsspec.AbstractFileSystem, str]) -> None:
+    fs, root = oracle_fs
+    with pytest.raises(RuntimeError), fs.transaction:
+        fs.pipe_file(f"{root}/piped", b"p")
+        fs.pipe(f"{root}/piped2", b"p2")
+        assert not fs.exists(f"{root}/piped") and not fs.exists(f"{root}/piped2")
+        raise RuntimeError("abort")
+    assert not fs.exists(f"{root}/piped") and not fs.exists(f"{root}/piped2")
+    with fs.transaction:
+        fs.pipe_file(f"{root}/piped", b"p")
+        assert not fs.exists(f"{root}/piped")
+    assert fs.cat_file(f"{root}/piped") == b"p"
+
+
+def test_copy_and_put_join_a_transaction(pool_name: str, tmp_path: Path) -> None:
+    """Stricter than LocalFileSystem, whose cp_file and put_file write at once inside a transaction."""
+    fs = MemCatalogFileSystem()
+    fs.pipe_file(f"{pool_name}/src", b"source")
+    local = tmp_path / "local.txt"
+    local.write_bytes(b"local")
+    with pytest.raises(RuntimeError), fs.transaction:
+        fs.cp_file(f"{pool_name}/src", f"{pool_name}/copied")
+        fs.put_file(str(local), f"{pool_name}/put")
+        assert not fs.exists(f"{pool_name}/copied") and not fs.exists(f"{pool_name}/put")
+        raise RuntimeError("abort")
+    assert fs.find(pool_name) == [f"{pool_name}/src"]
+    with fs.transaction:
+        fs.cp_file(f"{pool_name}/src", f"{pool_name}/copied")
+        fs.put_file(str(local), f"{pool_name}/put")
+    assert fs.cat_file(f"{pool_name}/copied") == b"source" and fs.cat_file(f"{pool_name}/put") == b"local"
+    assert memcatalog.get_pool(pool_name).check() == []
+
+
+def test_seek_with_a_bad_whence_is_a_value_error(oracle_fs: tuple[fsspec.AbstractFileSystem, str]) -> None:
+    fs, root = oracle_fs
+    fs.pipe_file(f"{root}/f", b"12345")
+    with fs.open(f"{root}/f", "rb") as f:
+        with pytest.raises(ValueError, match="whence"):
+            f.seek(0, 7)
+        assert f.read() == b"12345"
+
+
+def test_explicit_close_inside_except_publishes(oracle_fs: tuple[fsspec.AbstractFileSystem, str]) -> None:
+    fs, root = oracle_fs
+    f = fs.open(f"{root}/direct", "wb")
+    try:
+        raise KeyError("handled")
+    except KeyError:
+        f.write(b"written while handling")
+        f.close()
+    assert fs.cat_file(f"{root}/direct") == b"written while handling"
+    opened = fsspec.open(fs.unstrip_protocol(f"{root}/via-openfile"), "wb")
+    g = opened.open()
+    try:
+        raise KeyError("handled")
+    except KeyError:
+        g.write(b"too")
+        g.close()
+    assert fs.cat_file(f"{root}/via-openfile") == b"too"
+
+
+def test_transaction_checks_every_publish_before_publishing_any(pool_name: str) -> None:
+    fs = MemCatalogFileSystem()
+    pool = memcatalog.get_pool(pool_name)
+    fs.pipe_file(f"{pool_name}/kept", b"old")
+    with pytest.raises(NotADirectoryError), fs.transaction:
+        fs.pipe_file(f"{pool_name}/t1", b"1")
+        fs.pipe_file(f"{pool_name}/t1/child", b"2")  # t1 cannot be a file and a directory
+        fs.pipe_file(f"{pool_name}/t3", b"3")
+        fs.pipe_file(f"{pool_name}/kept", b"new")
+    assert fs.find(pool_name) == [f"{pool_name}/kept"] and fs.cat_file(f"{pool_name}/kept") == b"old"
+    assert pool.stats().reserved == 0 and pool.check() == []
+    fs.mkdir(f"{pool_name}/dir")
+    with pytest.raises(IsADirectoryError), fs.transaction:
+        fs.pipe_file(f"{pool_name}/a", b"1")
+        with fs.open(f"{pool_name}/dir", "wb") as f:
+            f.write(b"a directory is in the way")
+    with pytest.raises(FileExistsError), fs.transaction:
+        fs.pipe_file(f"{pool_name}/b", b"1")
+        fs.pipe_file(f"{pool_name}/kept", b"x", mode="create")
+    assert fs.find(pool_name) == [f"{pool_name}/kept"]
+    assert pool.stats().reserved == 0 and pool.check() == []
+    fs.pipe_file(f"{pool_name}/after", b"now")  # the failed transaction ended: writes are immediate again
+    assert fs.cat_file(f"{pool_name}/after") == b"now"
+    with fs.transaction:  # and a new transaction works
+        fs.pipe_file(f"{pool_name}/c", b"c")
+    assert fs.cat_file(f"{pool_name}/c") == b"c"
+
+
+def test_mv_onto_itself_keeps_the_accounting(pool_name: str) -> None:
+    fs = MemCatalogFileSystem()
+    fs.pipe_file(f"{pool_name}/d/f", b"12345")
+    fs.mv(f"{pool_name}/d/f", f"{pool_name}/d/f")
+    fs.mv(f"{pool_name}/d/f", f"{pool_name}/d")  # into the directory it is already in
+    assert fs.cat_file(f"{pool_name}/d/f") == b"12345"
+    pool = memcatalog.get_pool(pool_name)
+    assert pool.stats().used == 5 and pool.check() == []
+
+
+def test_mv_inside_a_transaction_moves_at_once_and_loses_nothing(
+    oracle_fs: tuple[fsspec.AbstractFileSystem, str],
+) -> None:
+    fs, root = oracle_fs
+    fs.pipe_file(f"{root}/d/a", b"1")
+    fs.pipe_file(f"{root}/d/b/c", b"22")
+    with pytest.raises(RuntimeError), fs.transaction:
+        fs.mv(f"{root}/d", f"{root}/e", recursive=True)
+        raise RuntimeError("abort")
+    assert fs.cat_file(f"{root}/e/a") == b"1" and fs.cat_file(f"{root}/e/b/c") == b"22"
+    assert not fs.exists(f"{root}/d/a")

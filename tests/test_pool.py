@@ -184,3 +184,39 @@ def test_a_reliever_can_free_space_before_a_write_fails(pool: Pool) -> None:
         pool.put("huge", b"h" * 2_000_000)  # the reliever fails: the write fails with the quota error
     assert len(asked) == 2 and pool.entry("huge") is None
     assert pool.check() == []
+
+
+@pytest.mark.parametrize("bad", ["9" * 400, "1" + "0" * 30 + "GiB", float("inf"), float("nan"), 1e300, 2**63, "1e5"])
+def test_parse_size_refuses_every_bad_size_with_the_same_clear_value_error(bad: object) -> None:
+    with pytest.raises(ValueError, match=r"invalid size .*give bytes as an integer or a string such as '512MiB'"):
+        parse_size(bad)  # type: ignore[arg-type]
+
+
+def test_a_pressure_callback_may_abort_the_writer_that_crossed_the_threshold(pool: Pool) -> None:
+    """Callbacks run outside every pool and writer lock: aborting the writer from one must not deadlock."""
+    writer = pool.writer("big")
+    aborted: list[PressureAlert] = []
+
+    def abort_it(alert: PressureAlert) -> None:
+        writer.abort()
+        aborted.append(alert)
+
+    pool.on_pressure(abort_it)
+    outcome: list[BaseException | None] = []
+
+    def write() -> None:
+        try:
+            writer.write(b"x" * int(pool.quota * 0.9))
+            outcome.append(None)
+        except BaseException as e:  # reported below
+            outcome.append(e)
+
+    thread = threading.Thread(target=write, daemon=True)
+    thread.start()
+    thread.join(timeout=60)  # a deadlock detector, not a timing assertion
+    assert not thread.is_alive(), "the pressure callback deadlocked on the writer's lock"
+    assert outcome == [None] and [a.threshold for a in aborted] == [0.80]
+    assert writer.closed
+    with pytest.raises(ValueError, match="after it was committed or aborted"):
+        writer.write(b"more")
+    assert pool.stats().reserved == 0 and pool.stats().used == 0 and pool.check() == []

@@ -1,7 +1,8 @@
 """What memcatalog/pyiceberg_internals.py relies on in pyiceberg's private API, checked against the installed pyiceberg.
 
-A failure here means a pyiceberg release changed something memcatalog depends on: read
-the failing section of memcatalog/pyiceberg_internals.py before upgrading.
+A pyiceberg release that renames or changes one of these fails here, by name,
+instead of deep inside a REST request or a commit: read the failing section of
+memcatalog/pyiceberg_internals.py before upgrading.
 """
 
 from __future__ import annotations
@@ -14,13 +15,48 @@ import pyarrow as pa
 import pytest
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.table import Table, Transaction
-from pyiceberg.table.metadata import TableMetadata
+from pyiceberg.table.metadata import TableMetadata, TableMetadataV1
 from pyiceberg.transforms import IdentityTransform
 from pyiceberg.types import LongType
 
-from memcatalog import MemCatalog, drop_pool
+import memcatalog
+from memcatalog import MemCatalog, drop_pool, pyiceberg_internals
 from memcatalog import pyiceberg_internals as internals
 from memcatalog.pyiceberg_internals import FlatTable, FlatTransaction
+
+# ---- issue 16: the REST server ---------------------------------------------------------
+
+
+def test_empty_table_metadata_is_the_base_of_a_creating_commit() -> None:
+    metadata = pyiceberg_internals.empty_table_metadata()
+    assert isinstance(metadata, TableMetadataV1)
+    assert metadata.last_column_id == -1 and metadata.format_version == 1
+
+
+def test_resolve_table_location_matches_create_table() -> None:
+    cat = MemCatalog(f"pc{uuid.uuid4().hex[:8]}")
+    cat.create_namespace("db")
+    resolved = pyiceberg_internals.resolve_table_location(cat, None, "db", "t")
+    assert cat.create_table("db.t", pa.schema([("a", pa.int64())])).metadata.location == resolved
+    assert pyiceberg_internals.resolve_table_location(cat, "memcat://x/y/", "db", "t") == "memcat://x/y"
+    memcatalog.drop_pool(cat.pool.name)
+
+
+def test_table_row_and_type_filter_and_schema_version() -> None:
+    cat = MemCatalog(f"pc{uuid.uuid4().hex[:8]}")
+    row = pyiceberg_internals.table_row(cat, "db", "t", "memcat://x/m.json")
+    assert row == {
+        "catalog_name": cat.name,
+        "table_namespace": "db",
+        "table_name": "t",
+        "metadata_location": "memcat://x/m.json",
+        "previous_metadata_location": None,
+        "iceberg_type": "TABLE",
+    }
+    assert pyiceberg_internals.table_type_filter(cat) is not None
+    assert pyiceberg_internals.schema_version(cat) == "v1"
+    memcatalog.drop_pool(cat.pool.name)
+
 
 # ---- section: flat-cost metadata updates ----------------------------------------------------------------------
 

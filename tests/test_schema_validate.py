@@ -207,3 +207,93 @@ def test_arrow_nested_required_fields() -> None:
     bad_tag = fine.set_column(2, "tags", pa.array([["a"], None, ["b", "c", None]], pa.list_(pa.string())))
     with pytest.raises(SchemaValidationError, match=r"row 2, field 'tags\[2\]': expected string"):
         validate(bad_tag, NESTED)
+
+
+# --- edges: every path rejects with SchemaValidationError, and rows, Arrow and pandas agree ---
+
+MAPS = Schema(
+    NestedField(1, "id", LongType(), required=True),
+    NestedField(2, "m", MapType(3, StringType(), 4, LongType(), value_required=True), required=False),
+    NestedField(
+        5,
+        "s",
+        StructType(NestedField(6, "tags", ListType(7, StringType(), element_required=True), required=False)),
+        required=False,
+    ),
+)
+MAPS_ARROW = to_arrow(MAPS)
+
+
+def _as_arrow(rows: list[dict[str, Any]], schema: Schema) -> pa.Table:
+    """The rows as an Arrow table whose columns all say nullable, as most producers write them."""
+    loose = pa.schema([f.with_nullable(True) for f in to_arrow(schema)])
+    return pa.Table.from_pylist(rows, schema=loose)
+
+
+@pytest.mark.parametrize(
+    "bad,path",
+    [
+        ({"id": 3, "m": {"a": 1, "b": None}}, "m['b']"),
+        ({"id": 3, "s": {"tags": ["x", None]}}, "s.tags[1]"),
+    ],
+)
+def test_a_null_where_required_fails_alike_for_rows_arrow_and_pandas(bad: dict[str, Any], path: str) -> None:
+    rows = [{"id": 1, "m": {"a": 1}, "s": None}, {"id": 2, "m": None, "s": {"tags": ["y"]}}, bad]
+    errors = []
+    for data in (rows, _as_arrow(rows, MAPS), pd.DataFrame(rows)):
+        with pytest.raises(SchemaValidationError) as info:
+            validate(data, MAPS)
+        errors.append((info.value.row, info.value.field))
+        assert "required field" in str(info.value)
+    assert errors == [(2, path)] * 3
+
+
+def test_valid_nested_nulls_pass_alike_for_rows_arrow_and_pandas() -> None:
+    rows = [{"id": 1, "m": {"a": 1}, "s": None}, {"id": 2, "m": None, "s": {"tags": None}}]
+    expected = pa.Table.from_pylist(rows, schema=MAPS_ARROW)
+    for data in (rows, _as_arrow(rows, MAPS), pd.DataFrame(rows)):
+        assert validate(data, MAPS).equals(expected)
+
+
+@pytest.mark.parametrize(
+    "iceberg_type,good,bad,reason",
+    [
+        (DoubleType(), 2**53, 2**53 + 1, "a double cannot hold exactly"),
+        (DoubleType(), 1.5, 10**400, "a double cannot hold exactly"),
+        (FloatType(), 1.5, 1e300, "too large for float"),
+        (FloatType(), 2**24, 2**24 + 1, "a float cannot hold exactly"),
+        (DecimalType(9, 2), decimal.Decimal("1E+6"), decimal.Decimal("1E+10"), "11 digits before the point"),
+        (DecimalType(38, 2), decimal.Decimal("9" * 27 + ".25"), decimal.Decimal("9" * 37), "37 digits before"),
+        (DecimalType(38, 2), decimal.Decimal("1" * 29 + ".500"), decimal.Decimal("1.255"), "scale 3 is more than 2"),
+        (StringType(), "caf\u00e9 \U0001f600", "bad \ud800 half", "lone surrogate"),
+    ],
+)
+def test_values_arrow_would_alter_or_choke_on_are_rejected(
+    iceberg_type: IcebergType, good: Any, bad: Any, reason: str
+) -> None:
+    schema = Schema(NestedField(1, "v", iceberg_type))
+    assert validate([{"v": good}], schema).column("v").to_pylist() == [good]
+    with pytest.raises(SchemaValidationError) as info:
+        validate([{"v": good}, {"v": bad}], schema)
+    assert info.value.row == 1 and info.value.field == "v" and reason in str(info.value)
+    assert str(iceberg_type) in str(info.value)
+
+
+def test_a_pandas_object_column_of_mixed_types_names_the_row() -> None:
+    schema = Schema(NestedField(1, "s", StringType()))
+    with pytest.raises(SchemaValidationError) as info:
+        validate(pd.DataFrame({"s": ["a", "b", 3]}), schema)
+    assert (
+        info.value.row == 2
+        and info.value.field == "s"
+        and "an int, not a str" in str(info.value).replace("a int", "an int")
+    )
+
+
+def test_a_pandas_null_in_an_int_column_hints_at_nullable_int64() -> None:
+    schema = Schema(NestedField(1, "n", LongType()))
+    with pytest.raises(SchemaValidationError, match=r"astype\('Int64'\)") as info:
+        validate(pd.DataFrame({"n": [1, None, 3]}), schema)
+    assert info.value.row == 1 and info.value.field == "n"
+    fixed = pd.DataFrame({"n": [1, None, 3]}).astype("Int64")
+    assert validate(fixed, schema).column("n").to_pylist() == [1, None, 3]

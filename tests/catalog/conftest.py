@@ -1,4 +1,7 @@
-"""One behaviour suite, run against MemCatalog and pyiceberg's own SqlCatalog and InMemoryCatalog."""
+"""One behaviour suite, run against MemCatalog and pyiceberg's own SqlCatalog and InMemoryCatalog.
+
+``memcatalog-rest`` is pyiceberg's RestCatalog talking to a MemCatalog served by memcatalog.rest.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from pyiceberg.catalog.memory import InMemoryCatalog
 from pyiceberg.catalog.sql import SqlCatalog
 
 import memcatalog
+import memcatalog.rest
 from memcatalog import MemCatalog
 
 POSTGRES_URI = os.environ.get("MEMCATALOG_TEST_POSTGRES_URI")
@@ -21,6 +25,7 @@ CATALOGS = [
     "memcatalog",
     "sqlcatalog",
     "inmemorycatalog",
+    "memcatalog-rest",
     pytest.param("memcatalog-postgres", marks=pytest.mark.postgres),
 ]
 
@@ -37,7 +42,13 @@ def _fresh_postgres_catalog(name: str) -> MemCatalog:
 def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Catalog]:
     name = f"c{uuid.uuid4().hex[:10]}"
     cat: Catalog
-    if request.param == "memcatalog":
+    served: MemCatalog | None = None
+    server = None
+    if request.param == "memcatalog-rest":
+        served = MemCatalog(name)
+        server = memcatalog.rest.serve(served)
+        cat = server.rest_catalog()
+    elif request.param == "memcatalog":
         cat = MemCatalog(name)
     elif request.param == "memcatalog-postgres":
         cat = _fresh_postgres_catalog(name)
@@ -46,6 +57,9 @@ def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Catalog]
     else:
         cat = InMemoryCatalog(name, warehouse=f"file://{tmp_path}")
     yield cat
+    if server is not None:
+        server.stop()
+        cat = served  # audit the served catalog itself
     if isinstance(cat, MemCatalog):
         assert cat.check(allow_unreferenced=True) == [], "the catalog's audit found problems"
         cat.reclaim()  # dropped (not purged) tables leave files until a reclaim

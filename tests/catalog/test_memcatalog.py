@@ -15,7 +15,7 @@ import pyarrow as pa
 import pytest
 from pyiceberg.catalog import load_catalog
 from pyiceberg.catalog.sql import SqlCatalog
-from pyiceberg.exceptions import NoSuchTableError
+from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
 
 import memcatalog
 from memcatalog import DataNotInMemoryError, MemCatalog, QuotaExceededError
@@ -259,9 +259,11 @@ def test_registry_that_outlives_the_process_gives_a_clear_error(tmp_path: Path) 
     memcatalog.drop_pool("gone")
 
 
-def test_views_are_not_implemented_like_sqlcatalog(cat: MemCatalog) -> None:
-    with pytest.raises(NotImplementedError):
-        cat.list_views("db")
+def test_views_are_implemented_unlike_sqlcatalog(cat: MemCatalog) -> None:
+    """SqlCatalog raises NotImplementedError for views; MemCatalog stores them (tests/rest/test_views.py)."""
+    assert cat.list_views("db") == []
+    with pytest.raises(NoSuchNamespaceError):
+        cat.list_views("nowhere")
 
 
 def test_reclaim_never_takes_files_of_another_catalog_in_the_pool() -> None:

@@ -1,0 +1,102 @@
+"""The REST server's costs: start to first answer, and commit round trips per second.
+
+Run: ``python -m memcatalog.bench.rest`` (prints a Markdown table). Each commit
+is measured the same way through REST and, as the baseline in the same run, on
+MemCatalog directly, so the table shows what the HTTP hop costs.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+import uuid
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class RestBenchResult:
+    start_to_first_answer_s: list[float]
+    duckdb_insert_per_s: float
+    rest_append_per_s: float
+    direct_append_per_s: float
+    commits: int
+
+
+def _start_times(repeats: int) -> list[float]:
+    import httpx
+
+    import memcatalog
+    import memcatalog.rest
+    from memcatalog.catalog import MemCatalog
+
+    times = []
+    for _ in range(repeats):
+        cat = MemCatalog(f"bench_rest_{uuid.uuid4().hex[:8]}")
+        began = time.perf_counter()
+        server = memcatalog.rest.serve(cat)
+        httpx.get(server.url + "/v1/config").raise_for_status()
+        times.append(time.perf_counter() - began)
+        server.stop()
+        memcatalog.drop_pool(cat.pool.name)
+    return times
+
+
+def _appends_per_second(catalog: object, identifier: str, commits: int) -> float:
+    from pyiceberg.catalog import Catalog
+
+    assert isinstance(catalog, Catalog)
+    table = catalog.load_table(identifier)
+    batch = pa.table({"n": pa.array([1] * 100, pa.int64())})
+    began = time.perf_counter()
+    for _ in range(commits):
+        table.append(batch)
+    return commits / (time.perf_counter() - began)
+
+
+def run(commits: int = 50, starts: int = 5) -> RestBenchResult:
+    import memcatalog
+    import memcatalog.duckdb
+    import memcatalog.rest
+    from memcatalog.catalog import MemCatalog
+
+    start_times = _start_times(starts)
+    cat = MemCatalog(f"bench_rest_{uuid.uuid4().hex[:8]}")
+    cat.create_namespace("db")
+    schema = pa.schema([("n", pa.int64())])
+    cat.create_table("db.direct", schema)
+    cat.create_table("db.rest", schema)
+    with memcatalog.rest.serve(cat) as server:
+        direct = _appends_per_second(cat, "db.direct", commits)
+        rest = _appends_per_second(server.rest_catalog(), "db.rest", commits)
+        con = memcatalog.duckdb.attach(cat, name="lake", server=server)
+        con.execute("CREATE TABLE lake.db.duck (n BIGINT)")
+        began = time.perf_counter()
+        for i in range(commits):
+            con.execute(f"INSERT INTO lake.db.duck VALUES ({i})")
+        duck = commits / (time.perf_counter() - began)
+        con.close()
+    memcatalog.drop_pool(cat.pool.name)
+    return RestBenchResult(start_times, duck, rest, direct, commits)
+
+
+def markdown(result: RestBenchResult) -> str:
+    start_ms = statistics.median(result.start_to_first_answer_s) * 1000
+    return "\n".join(
+        [
+            "| measurement | value |",
+            "|---|---|",
+            f"| server start to first answer (`serve()` + `GET /v1/config`), median of "
+            f"{len(result.start_to_first_answer_s)} | {start_ms:.1f} ms |",
+            f"| DuckDB `INSERT` through ATTACH, one commit each | {result.duckdb_insert_per_s:.1f} commits/s |",
+            f"| pyiceberg `append` (100 rows) through `RestCatalog` | {result.rest_append_per_s:.1f} commits/s |",
+            f"| pyiceberg `append` (100 rows) on MemCatalog directly, same run | {result.direct_append_per_s:.1f} commits/s |",
+            f"| REST / direct append throughput | {result.rest_append_per_s / result.direct_append_per_s:.2f} |",
+            f"| commits per measurement | {result.commits} (on a fresh table) |",
+        ]
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover - a measuring program
+    print(markdown(run()))

@@ -1,0 +1,13 @@
+"""The REST benchmark runs end to end at a tiny size (numbers live in docs/benchmarks.md, never asserted)."""
+
+from __future__ import annotations
+
+from memcatalog.bench import rest
+
+
+def test_rest_benchmark_measures_every_row() -> None:
+    result = rest.run(commits=2, starts=1)
+    assert result.commits == 2 and len(result.start_to_first_answer_s) == 1
+    assert min(result.duckdb_insert_per_s, result.rest_append_per_s, result.direct_append_per_s) > 0
+    table = rest.markdown(result)
+    assert "server start to first answer" in table and "DuckDB `INSERT`" in table
