@@ -188,6 +188,35 @@ def test_every_table_the_catalog_hands_out_is_flat(catalog: MemCatalog) -> None:
     assert catalog.load_table("db.d").scan().to_arrow().num_rows == 3
 
 
+def test_flat_table_overrides_every_pyiceberg_method_that_opens_a_transaction() -> None:
+    """A new pyiceberg shorthand opening ``Transaction(self, ...)`` itself would bypass FlatTable: name it here."""
+    import ast
+    import inspect
+    import textwrap
+
+    from pyiceberg.table.maintenance import MaintenanceTable
+
+    from memcatalog.pyiceberg_internals import _FlatMaintenance
+
+    for cls, flat in ((Table, FlatTable), (MaintenanceTable, _FlatMaintenance)):
+        tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+        opening = {
+            node.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.FunctionDef)
+            and any(
+                isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "Transaction"
+                for call in ast.walk(node)
+            )
+        }
+        assert opening, f"{cls.__name__}: no method opens a Transaction any more; recheck FlatTable"
+        missing = {name for name in opening if name not in flat.__dict__}
+        assert not missing, f"{cls.__name__}.{sorted(missing)} open a plain Transaction; override them in {flat.__name__}"
+        for name in opening:
+            ours, theirs = inspect.signature(getattr(flat, name)), inspect.signature(getattr(cls, name))
+            assert ours == theirs, f"{cls.__name__}.{name}: pyiceberg's signature is now {theirs}, ours {ours}"
+
+
 def test_commits_apply_their_updates_through_the_flat_path(
     catalog: MemCatalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
