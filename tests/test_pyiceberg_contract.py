@@ -211,7 +211,9 @@ def test_flat_table_overrides_every_pyiceberg_method_that_opens_a_transaction() 
         }
         assert opening, f"{cls.__name__}: no method opens a Transaction any more; recheck FlatTable"
         missing = {name for name in opening if name not in flat.__dict__}
-        assert not missing, f"{cls.__name__}.{sorted(missing)} open a plain Transaction; override them in {flat.__name__}"
+        assert not missing, (
+            f"{cls.__name__}.{sorted(missing)} open a plain Transaction; override them in {flat.__name__}"
+        )
         for name in opening:
             ours, theirs = inspect.signature(getattr(flat, name)), inspect.signature(getattr(cls, name))
             assert ours == theirs, f"{cls.__name__}.{name}: pyiceberg's signature is now {theirs}, ours {ours}"
