@@ -180,6 +180,10 @@ def test_every_table_the_catalog_hands_out_is_flat(catalog: MemCatalog) -> None:
     ]
     for builder in builders:
         assert isinstance(builder._transaction, FlatTransaction), type(builder).__name__
+    writer = catalog.writer("db.b")
+    assert isinstance(writer.table, FlatTable)  # the writer commits through table.transaction()
+    writer.write(_data(3))
+    writer.commit()
     tx = catalog.create_table_transaction("db.d", schema)
     assert isinstance(tx, FlatTransaction)
     tx.append(_data(0))
