@@ -17,7 +17,7 @@ from pyiceberg.serializers import ToOutputFile
 from pyiceberg.table import CommitTableResponse, Table, TableProperties
 from pyiceberg.table.locations import load_location_provider
 from pyiceberg.table.metadata import TableMetadata
-from pyiceberg.table.update import AssertCreate, TableRequirement, TableUpdate, update_table_metadata
+from pyiceberg.table.update import AssertCreate, TableRequirement, TableUpdate
 from pyiceberg.typedef import Identifier
 from pyiceberg.utils.properties import property_as_bool
 
@@ -25,7 +25,7 @@ from memcatalog import registry
 from memcatalog.catalog import MemCatalog
 from memcatalog.fileio import delete_quietly
 from memcatalog.names import check_identifier
-from memcatalog.pyiceberg_internals import empty_table_metadata, table_row
+from memcatalog.pyiceberg_internals import apply_updates, empty_table_metadata, table_row
 from memcatalog.rest.errors import RestRequestError
 
 
@@ -83,9 +83,9 @@ def _stage(catalog: MemCatalog, change: Change) -> _Staged | None:
     current = _current(catalog, change)
     for requirement in change.requirements:
         requirement.validate(current.metadata if current else None)
-    metadata = update_table_metadata(
-        base_metadata=current.metadata if current else empty_table_metadata(),
-        updates=change.updates,
+    metadata = apply_updates(  # pyiceberg's update_table_metadata without its whole-history deep copy
+        current.metadata if current else empty_table_metadata(),
+        change.updates,
         enforce_validation=current is None,
         metadata_location=current.metadata_location if current else None,
     )
