@@ -38,7 +38,7 @@ def test_demo_end_to_end_at_tiny_scale() -> None:
 
 
 def test_demo_agrees_between_duckdb_and_pyiceberg() -> None:
-    from memcatalog.demo import run
+    from memcatalog.cli.demo import run
 
     result = run(scale=0.01)
     duck, py = result["q6"]

@@ -58,7 +58,7 @@ def test_demo_with_a_scale_that_is_not_positive_names_the_option(scale: str) -> 
 
 
 def test_demo_run_refuses_a_zero_scale() -> None:
-    from memcatalog.demo import run
+    from memcatalog.cli.demo import run
 
     with pytest.raises(ValueError, match="scale factor 0"):
         run(scale=0)

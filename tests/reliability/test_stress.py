@@ -5,7 +5,7 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from memcatalog.cli import main
-from memcatalog.stress import run
+from memcatalog.cli.stress import run
 
 
 def test_eight_threads_with_duckdb_readers_lose_nothing() -> None:

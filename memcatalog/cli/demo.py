@@ -13,9 +13,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 import memcatalog.duckdb as mduck
 from memcatalog.catalog import MemCatalog
+from memcatalog.cli.output import print_relation, print_table
 from memcatalog.config import format_size
 from memcatalog.errors import QuotaExceededError
-from memcatalog.output import print_relation, print_table
 from memcatalog.pool import drop_pool
 
 TABLES = ["nation", "region", "customer", "supplier", "part", "partsupp", "orders", "lineitem"]

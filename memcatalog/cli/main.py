@@ -10,8 +10,8 @@ from typing import Any
 import click
 
 from memcatalog import __version__
+from memcatalog.cli.output import console
 from memcatalog.errors import QuotaExceededError
-from memcatalog.output import console
 
 
 class _Group(click.Group):
@@ -99,7 +99,7 @@ def demo(scale: float, quota: str) -> None:
     Example:
       memcatalog demo --scale 0.01
     """
-    from memcatalog.demo import run
+    from memcatalog.cli.demo import run
 
     run(scale=scale, quota=quota, console=console())
 
@@ -124,8 +124,8 @@ def shell(commands: tuple[str, ...], loads: tuple[str, ...], quota: str, archive
     import uuid
 
     from memcatalog.catalog import MemCatalog
+    from memcatalog.cli.shell import Shell
     from memcatalog.pool import drop_pool
-    from memcatalog.shell import Shell
 
     if archive:
         from memcatalog.transfer import restore
@@ -173,7 +173,7 @@ def stress(seed: int, threads: int, operations: int, quota: str, tables: int, no
     Example:
       memcatalog stress --seed 7 --threads 8 --operations 500 --quota 64MiB
     """
-    from memcatalog.stress import run
+    from memcatalog.cli.stress import run
 
     report = run(seed=seed, threads=threads, operations=operations, quota=quota, tables=tables, duckdb=not no_duckdb)
     click.echo(report.summary())
@@ -211,8 +211,8 @@ def restore_cmd(archive: str) -> None:
     Example:
       memcatalog restore tables.tar
     """
+    from memcatalog.cli.output import print_table
     from memcatalog.config import format_size
-    from memcatalog.output import print_table
 
     with _open_archive(archive) as catalog:
         rows = []

@@ -13,8 +13,8 @@ from rich.console import Console
 
 import memcatalog.duckdb as mduck
 from memcatalog.catalog import MemCatalog
+from memcatalog.cli.output import print_relation, print_table
 from memcatalog.config import format_size
-from memcatalog.output import print_relation, print_table
 
 HELP = """dot commands:
   .load PATH NAMESPACE.TABLE   load a Parquet or CSV file (or fsspec URL) into a new table
