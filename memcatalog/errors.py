@@ -78,6 +78,10 @@ class WriteAbortedError(MemcatalogError, OSError):
     """A data file was started after its write was aborted."""
 
 
+class QuotaConflictError(MemcatalogError, ValueError):
+    """A catalog asked for a quota other than the one its pool already has while other catalogs use the pool."""
+
+
 # EmptyNamespaceError is also pyiceberg's NoSuchNamespaceError; it is built on first use so that
 # importing memcatalog (the pool and memcat:// for fsspec users) does not import pyiceberg.
 if TYPE_CHECKING:

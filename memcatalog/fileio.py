@@ -10,10 +10,12 @@ import pyarrow as pa
 from pyiceberg.io import FileIO, InputFile, InputStream, OutputFile, OutputStream, load_file_io
 from pyiceberg.typedef import EMPTY_DICT, Properties
 
-from memcatalog import paths
-from memcatalog.config import PY_IO_IMPL, SCHEME_PREFIX
+from memcatalog import leases, paths
+from memcatalog.config import DEFAULT_RECLAIM_GRACE_SECONDS, PY_IO_IMPL, RECLAIM_GRACE_SECONDS, SCHEME_PREFIX
+from memcatalog.errors import QuotaExceededError, WriteAbortedError
 from memcatalog.filesystem import WriteFile
-from memcatalog.pool import Pool, find_pool, get_pool
+from memcatalog.ownership import OWNER
+from memcatalog.pool import Pool, PoolWriter, find_pool, get_pool
 
 
 def is_memcat(location: str) -> bool:
@@ -67,7 +69,17 @@ class MemInputFile(InputFile):
 
 
 class MemOutputFile(OutputFile):
-    """A file to be written; ``create()`` streams into the pool and publishes on a clean close."""
+    """A file to be written; ``create()`` streams into the pool and publishes on a clean close.
+
+    With an ``owner`` (a catalog's FileIO), the file records it and is pinned from
+    ``create()`` on: under the writer's explicit lease when one already pinned it
+    (``TableWriter``), else under the implicit lease of its write (``memcatalog.leases``).
+    """
+
+    def __init__(self, location: str, owner: str | None = None, ttl: float = DEFAULT_RECLAIM_GRACE_SECONDS) -> None:
+        super().__init__(location)
+        self.owner = owner
+        self.ttl = ttl
 
     def __len__(self) -> int:
         return len(self.to_input_file())
@@ -80,8 +92,39 @@ class MemOutputFile(OutputFile):
 
     def create(self, overwrite: bool = False) -> OutputStream:
         pool, key = locate(self.location, create=True)
-        stream: OutputStream = WriteFile(pool.writer(key, exclusive=not overwrite))
-        return stream
+        lease = None
+        held = leases.current()
+        if held is not None:
+            held.pin(pool.name, key)  # a write whose holder knows when it ends (a commit, a copy)
+        elif self.owner is not None and not leases.is_pinned(pool.name, key):
+            lease = leases.implicit(self.location, owner=self.owner, ttl=self.ttl)
+            if lease.failed:
+                raise WriteAbortedError(f"another file of this write failed, so {self.location} is not created")
+        writer = pool.writer(key, exclusive=not overwrite, owner=self.owner)
+        if lease is None:
+            return WriteFile(writer)
+        lease.pin(pool.name, key)
+        return _LeasedWriteFile(writer, lease)
+
+
+class _LeasedWriteFile(WriteFile):
+    """A stream of a write under an implicit lease: a quota failure fails the whole write (its files go)."""
+
+    def __init__(self, writer: PoolWriter, lease: leases.Lease) -> None:
+        super().__init__(writer)
+        self._lease = lease
+
+    def write(self, data: Any) -> int:
+        try:
+            return super().write(data)
+        except QuotaExceededError:
+            self._lease.fail()  # pyiceberg's write cannot commit any more: free what it wrote now
+            raise
+
+    def close(self) -> None:
+        super().close()
+        if self._lease.failed:  # published after its write failed: nobody will ever reference it
+            self._lease.delete_file(self._writer.pool.name, self._writer.key)
 
 
 class MemFileIO(FileIO):
@@ -104,7 +147,11 @@ class MemFileIO(FileIO):
         return MemInputFile(location) if is_memcat(location) else self._fallback(location).new_input(location)
 
     def new_output(self, location: str) -> OutputFile:
-        return MemOutputFile(location) if is_memcat(location) else self._fallback(location).new_output(location)
+        if not is_memcat(location):
+            return self._fallback(location).new_output(location)
+        owner = self.properties.get(OWNER)
+        ttl = float(self.properties.get(RECLAIM_GRACE_SECONDS, DEFAULT_RECLAIM_GRACE_SECONDS))
+        return MemOutputFile(location, str(owner) if owner else None, ttl)
 
     def delete(self, location: str | InputFile | OutputFile) -> None:
         path = location if isinstance(location, str) else location.location

@@ -91,7 +91,7 @@ def restore(path: str | Path, *, name: str | None = None, **properties: str) -> 
             data = get(f"files/{pool.name}/{key}")
             if len(data) != size:
                 raise SaveFormatError(f"{path}: {url} holds {len(data)} bytes, the manifest says {size}")
-            pool.put(key, data, exclusive=True)
+            pool.put(key, data, exclusive=True, owner=catalog.owner)
     for ns, props in manifest["namespaces"].items():
         if not catalog.namespace_exists(ns):
             catalog.create_namespace(ns, props)

@@ -57,6 +57,7 @@ def create_app(
         config.PY_IO_IMPL: config.FILE_IO_IMPL,  # an in-process pyiceberg client then reads memcat:// itself
         "namespace-separator": "%1F",
         config.WAREHOUSE: catalog.warehouse,
+        "memcatalog.owner": catalog.owner,  # an in-process client's files are the served catalog's (ownership.OWNER)
     }
     ctx = Context(
         catalog=catalog,

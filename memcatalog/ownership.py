@@ -1,0 +1,111 @@
+"""Who owns which pool file, and what reclaim may therefore delete.
+
+The model (docs/reliability.md, "Ownership model"):
+
+- Every file a catalog writes (through its FileIO) or imports records the catalog's
+  identity as its owner when it is published (``FileEntry.owner``). The identity is a
+  stable id kept in the catalog's registry (``registry.catalog_id``): every MemCatalog
+  object of that name on that registry is the same catalog and owns the same files.
+- A file with no recorded owner (written through fsspec, DuckDB, ...) belongs to
+  nobody: ``check()`` reports it, nothing ever deletes it on its own.
+- ``reclaim()`` deletes a file only when (1) its own catalog owns it, (2) no write in
+  flight pins it (``memcatalog.leases``) and (3) no live table of any catalog in the
+  process references it. Where a file sits decides nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from memcatalog import leases
+from memcatalog.pool import FileEntry, Pool, find_pool, list_pools
+
+if TYPE_CHECKING:
+    from memcatalog.catalog import MemCatalog
+
+logger = logging.getLogger("memcatalog.ownership")
+
+OWNER = "memcatalog.owner"  # FileIO property: the owner recorded on every pool file the FileIO publishes
+
+_LIVE: weakref.WeakSet[MemCatalog] = weakref.WeakSet()
+_LIVE_LOCK = threading.Lock()
+
+
+def attach(catalog: MemCatalog) -> None:
+    """Count ``catalog`` among the live catalogs whose tables protect files from every reclaim."""
+    with _LIVE_LOCK:
+        _LIVE.add(catalog)
+
+
+def live_catalogs() -> list[MemCatalog]:
+    with _LIVE_LOCK:
+        return list(_LIVE)
+
+
+def catalogs_on_pool(pool: Pool) -> list[MemCatalog]:
+    """The live catalogs whose own pool is ``pool``."""
+    return [c for c in live_catalogs() if c.pool is pool]
+
+
+@dataclass(frozen=True)
+class PoolFile:
+    pool: Pool
+    key: str
+    entry: FileEntry
+
+    @property
+    def url(self) -> str:
+        return f"memcat://{self.pool.name}/{self.key}"
+
+
+def owned_files(owner: str) -> list[PoolFile]:
+    """Every file of every pool in this process whose recorded owner is ``owner``."""
+    found: list[PoolFile] = []
+    for name in list_pools():
+        pool = find_pool(name)
+        if pool is not None:
+            found.extend(PoolFile(pool, key, entry) for key, entry in pool.owned_by(owner))
+    return found
+
+
+def unowned_files(pool: Pool, prefix: str) -> list[PoolFile]:
+    """Files at or below ``prefix`` of ``pool`` that record no owner."""
+    found = []
+    for key in pool.keys(prefix):
+        entry = pool.entry(key)
+        if entry is not None and entry.owner is None:
+            found.append(PoolFile(pool, key, entry))
+    return found
+
+
+def unreferenced(catalog: MemCatalog, candidates: Iterable[PoolFile]) -> list[PoolFile]:
+    """The ``candidates`` that no live table references and no write in flight pins.
+
+    The order matters: pins are read before references, so a write that commits (and
+    lets go of its pins) in between is seen by the reference walk.
+    """
+    pinned = leases.pinned()
+    left = [c for c in candidates if (c.pool.name, c.key) not in pinned]
+    if not left:
+        return []
+    referenced = catalog._referenced()  # the catalog's own tables: errors propagate (never guess)
+    left = [c for c in left if c.url not in referenced]
+    seen = {catalog.owner}
+    for other in live_catalogs():
+        if not left:
+            break
+        if other.owner in seen or find_pool(other.pool.name) is not other.pool:
+            continue  # same catalog (already walked), or a catalog whose pool was dropped
+        seen.add(other.owner)
+        try:
+            theirs = other._referenced()
+        except Exception:  # another catalog's broken table can only be skipped
+            logger.debug("reclaim: catalog %r cannot be read; skipped", other.name, exc_info=True)
+            continue
+        left = [c for c in left if c.url not in theirs]
+    return left

@@ -1,0 +1,130 @@
+"""Issue 13: the ways the catalog lost or leaked data, one test per item (each failed before its fix).
+
+The ownership model they rely on is in docs/reliability.md ("Ownership model").
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import fsspec
+import pyarrow as pa
+import pytest
+from pyiceberg.catalog import load_catalog
+
+import memcatalog
+from memcatalog import MemCatalog, QuotaConflictError
+
+SCHEMA = pa.schema([pa.field("id", pa.int64(), nullable=False)])
+
+
+def ids(n: int, start: int = 0) -> pa.Table:
+    return pa.table({"id": pa.array(range(start, start + n), pa.int64())}, schema=SCHEMA)
+
+
+def rows(cat: MemCatalog, identifier: str) -> list[int]:
+    return sorted(cat.load_table(identifier).scan().to_arrow().column("id").to_pylist())
+
+
+@pytest.fixture
+def name() -> Iterator[str]:
+    """A fresh catalog (and pool) name; every pool the test made under it is dropped afterwards."""
+    n = f"nl{uuid.uuid4().hex[:10]}"
+    yield n
+    for pool in memcatalog.list_pools():
+        if pool.startswith(n):
+            memcatalog.drop_pool(pool)
+
+
+# ---- item 2: two catalogs with the same name ---------------------------------------------------
+
+
+def test_item2_same_name_in_one_process_is_the_same_catalog_and_never_deletes_the_others_files(name: str) -> None:
+    props = {"py-catalog-impl": "memcatalog.MemCatalog"}
+    first = load_catalog(name, **props)
+    assert isinstance(first, MemCatalog)
+    first.create_namespace("db")
+    first.create_table("db.t", SCHEMA).append(ids(5))
+    second = load_catalog(name, **props)  # re-running the notebook cell
+    assert isinstance(second, MemCatalog)
+    assert second.list_tables("db") == [("db", "t")], "the same name attaches to the same in-memory registry"
+    result = second.reclaim()
+    assert result.files_deleted == 0
+    assert rows(first, "db.t") == rows(second, "db.t") == [0, 1, 2, 3, 4]
+    second.load_table("db.t").append(ids(2, 5))
+    assert rows(first, "db.t") == list(range(7))
+    assert first.check() == [] and second.check() == []
+
+
+def test_item2_a_second_catalog_cannot_silently_reset_the_shared_pools_quota(name: str) -> None:
+    first = MemCatalog(name, quota="64MiB")
+    with pytest.raises(QuotaConflictError, match=r"already in use by catalog .*set_quota"):
+        MemCatalog(name, quota="1MiB")
+    assert first.pool.quota == 64 * 2**20, "the refused catalog changed nothing"
+    again = MemCatalog(name, quota="64MiB")  # the same quota is no conflict
+    assert again.pool is first.pool
+    assert MemCatalog(name).pool.quota == 64 * 2**20  # no quota given: the pool as it is
+
+
+# ---- item 3: reclaim guessed ownership from paths ------------------------------------------------
+
+
+def test_item3_a_catalog_named_like_anothers_namespace_reclaims_none_of_its_files(name: str) -> None:
+    lake = MemCatalog(name)
+    lake.create_namespace("curated")
+    lake.create_table("curated.t", SCHEMA).append(ids(3))
+    curated = MemCatalog("curated", pool=name)  # warehouse memcat://<pool>/curated: where lake's namespace is
+    assert curated.warehouse == f"memcat://{name}/curated"
+    assert curated.reclaim().files_deleted == 0
+    assert curated.check() == [], "lake's files are not curated's business"
+    assert rows(lake, "curated.t") == [0, 1, 2]
+    assert lake.check() == []
+
+
+def test_item3_reclaim_deletes_its_own_orphans_wherever_they_sit_and_nothing_of_unknown_owner(name: str) -> None:
+    cat = MemCatalog(name)
+    cat.create_namespace("db")
+    cat.create_table("db.kept", SCHEMA).append(ids(2))
+    elsewhere = f"memcat://{name}-other/somewhere/gone"
+    cat.create_table("db.gone", SCHEMA, location=elsewhere).append(ids(2))
+    cat.drop_table("db.gone")
+    with fsspec.open(f"memcat://{name}/db/mine.bin", "wb") as f:  # written by hand: no catalog owns it
+        f.write(b"hand-made")
+    findings = cat.check()
+    assert any(line.startswith(f"owner unknown: memcat://{name}/db/mine.bin") for line in findings)
+    result = cat.reclaim()
+    assert result.deleted and all(url.startswith(f"memcat://{name}-other/") for url in result.deleted)
+    assert memcatalog.get_pool(f"{name}-other").stats().files == 0, "its own files outside the warehouse go too"
+    assert memcatalog.get_pool(name).entry("db/mine.bin") is not None, "a file of unknown owner is never deleted"
+    assert rows(cat, "db.kept") == [0, 1]
+    assert [line for line in cat.check() if not line.startswith("owner unknown")] == []
+
+
+def test_item3_a_file_another_live_catalog_references_survives_its_owners_reclaim(name: str) -> None:
+    a = MemCatalog(name)
+    a.create_namespace("db")
+    table = a.create_table("db.t", SCHEMA)
+    table.append(ids(4))
+    b = MemCatalog(f"{name}b")
+    b.create_namespace("db")
+    b.register_table("db.borrowed", a.load_table("db.t").metadata_location)
+    a.drop_table("db.t")
+    assert a.reclaim().files_deleted == 0, "b's table still references every file"
+    assert rows(b, "db.borrowed") == [0, 1, 2, 3]
+    b.drop_table("db.borrowed")
+    assert a.reclaim().files_deleted > 0
+    assert a.pool.stats().used == 0 and a.check() == [] and b.check() == []
+
+
+def test_item3_purge_deletes_only_what_its_catalog_owns_and_nothing_references(name: str) -> None:
+    a = MemCatalog(name)
+    a.create_namespace("db")
+    a.create_table("db.t", SCHEMA).append(ids(4))
+    b = MemCatalog(f"{name}b")
+    b.create_namespace("db")
+    b.register_table("db.borrowed", a.load_table("db.t").metadata_location)
+    b.purge_table("db.borrowed")  # b owns none of those files: it only forgets the table
+    assert rows(a, "db.t") == [0, 1, 2, 3]
+    a.purge_table("db.t")
+    assert a.pool.stats().files == 0 and a.check() == []
