@@ -606,9 +606,14 @@ class MemCatalog(FlatCommits, SqlCatalog):
                 result.deleted.append(f.url)
 
     def _reclaim_on_full(self, shortfall: int) -> int:
-        """Pool reliever (``reclaim-on-quota``): delete what ``reclaim()`` would, sparing every pinned file."""
+        """Pool reliever (``reclaim-on-quota``): delete what ``reclaim()`` would.
+
+        Pinned files are spared whatever their age (the mechanism); so, as a defence, are files
+        younger than ``reclaim-grace-seconds``.
+        """
+        grace = float(self.properties.get(config.RECLAIM_GRACE_SECONDS, config.DEFAULT_RECLAIM_GRACE_SECONDS))
         result = maintenance.ReclaimResult()
-        self._delete_unreferenced(result)
+        self._delete_unreferenced(result, written_before=datetime.now(timezone.utc) - timedelta(seconds=grace))
         if result.files_deleted:
             logger.warning(
                 "pool %r was full: reclaim-on-quota freed %d bytes in %d unreferenced files",

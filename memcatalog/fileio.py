@@ -11,7 +11,7 @@ from pyiceberg.io import FileIO, InputFile, InputStream, OutputFile, OutputStrea
 from pyiceberg.typedef import EMPTY_DICT, Properties
 
 from memcatalog import leases, paths
-from memcatalog.config import DEFAULT_RECLAIM_GRACE_SECONDS, PY_IO_IMPL, RECLAIM_GRACE_SECONDS, SCHEME_PREFIX
+from memcatalog.config import PY_IO_IMPL, SCHEME_PREFIX
 from memcatalog.errors import QuotaExceededError, WriteAbortedError
 from memcatalog.filesystem import WriteFile
 from memcatalog.ownership import OWNER
@@ -76,7 +76,9 @@ class MemOutputFile(OutputFile):
     (``TableWriter``), else under the implicit lease of its write (``memcatalog.leases``).
     """
 
-    def __init__(self, location: str, owner: str | None = None, ttl: float = DEFAULT_RECLAIM_GRACE_SECONDS) -> None:
+    def __init__(
+        self, location: str, owner: str | None = None, ttl: float = leases.DEFAULT_WRITE_LEASE_SECONDS
+    ) -> None:
         super().__init__(location)
         self.owner = owner
         self.ttl = ttl
@@ -150,7 +152,7 @@ class MemFileIO(FileIO):
         if not is_memcat(location):
             return self._fallback(location).new_output(location)
         owner = self.properties.get(OWNER)
-        ttl = float(self.properties.get(RECLAIM_GRACE_SECONDS, DEFAULT_RECLAIM_GRACE_SECONDS))
+        ttl = float(self.properties.get(leases.WRITE_LEASE_SECONDS, leases.DEFAULT_WRITE_LEASE_SECONDS))
         return MemOutputFile(location, str(owner) if owner else None, ttl)
 
     def delete(self, location: str | InputFile | OutputFile) -> None:
@@ -160,6 +162,12 @@ class MemFileIO(FileIO):
             return
         pool, key = locate(path)
         pool.remove(key)
+        if path.rsplit("/", 1)[-1].startswith("snap-"):
+            # pyiceberg deletes a manifest list of a write only once that write is over (committed,
+            # or given up after its retries): its other files need no pin any more.
+            lease = leases.find(leases.write_id_of(path))
+            if lease is not None and lease.ttl is not None:
+                lease.release()
 
     def __getstate__(self) -> dict[str, Any]:
         return {"properties": self.properties}

@@ -10,10 +10,12 @@ lease is released. ``reclaim()`` and reclaim-on-quota skip every pinned file.
 - An implicit lease covers pyiceberg's own writes through ``MemFileIO`` (``table.append``,
   ``overwrite``, ...), whose begin and end the catalog does not see. It is keyed by the
   write UUID pyiceberg puts in every data file, manifest and manifest list name, released
-  when the catalog commits a snapshot of that write, failed (its files deleted at once)
-  when one of its files hits the quota, and otherwise expires ``ttl`` seconds after its
-  last file was opened (``reclaim-grace-seconds``): the defence against a transaction that
-  was abandoned without a word.
+  when the catalog commits a snapshot of that write or pyiceberg deletes one of its
+  manifest lists (which it does only once the write is over: committed, or given up after
+  its retries), failed (its files deleted at once) when one of its files hits the quota or
+  its commit surely failed, and otherwise expires ``write-lease-seconds`` (default one
+  hour, longer than pyiceberg's commit retries) after its last file was opened: the end of
+  a transaction abandoned without a word.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from memcatalog.pool import find_pool
 
+WRITE_LEASE_SECONDS = "write-lease-seconds"  # catalog property: idle time after which an implicit lease ends
+DEFAULT_WRITE_LEASE_SECONDS = 3600.0
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _LEASES: dict[str, Lease] = {}
 _LOCK = threading.Lock()

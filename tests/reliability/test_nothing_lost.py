@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import fsspec
 import pyarrow as pa
@@ -128,3 +129,145 @@ def test_item3_purge_deletes_only_what_its_catalog_owns_and_nothing_references(n
     assert rows(a, "db.t") == [0, 1, 2, 3]
     a.purge_table("db.t")
     assert a.pool.stats().files == 0 and a.check() == []
+
+
+# ---- item 4: reclaim-on-quota deleted a writer's files in flight ---------------------------------
+
+
+def _orphans(cat: MemCatalog, n: int = 20_000) -> int:
+    """A dropped table's files: reclaimable bytes in the pool."""
+    cat.create_table("db.dropped", SCHEMA).append(ids(n))
+    cat.drop_table("db.dropped")
+    return cat.pool.stats().used
+
+
+def test_item4_reclaim_on_quota_spares_a_table_writers_flushed_files_whatever_their_age(name: str) -> None:
+    cat = MemCatalog(name, **{"reclaim-on-quota": "true", "reclaim-grace-seconds": "0"})
+    cat.create_namespace("db")
+    cat.create_table("db.t", SCHEMA)
+    _orphans(cat)
+    writer = cat.writer("db.t", max_buffer_bytes=1)
+    writer.write(ids(1000))  # flushed: a data file in the pool, committed nowhere yet
+    in_flight = cat.pool.keys("db/t/data")
+    assert in_flight
+    cat.pool.set_quota(cat.pool.stats().used + 1000)
+    cat.pool.put("filler.bin", b"x" * 5000)  # does not fit: the reliever runs
+    assert all(cat.pool.entry(k) is not None for k in in_flight), "the writer's files are pinned"
+    writer.commit()
+    assert rows(cat, "db.t") == list(range(1000))
+    cat.pool.remove("filler.bin")
+    assert cat.check() == []
+
+
+def test_item4_reclaim_between_a_pyiceberg_appends_files_and_its_commit_spares_them(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cat = MemCatalog(name, **{"reclaim-grace-seconds": "0"})
+    cat.create_namespace("db")
+    table = cat.create_table("db.t", SCHEMA)
+    _orphans(cat)
+    reclaimed: list[int] = []
+    real = MemCatalog._write_metadata
+
+    def reclaim_first(self: MemCatalog, *args: Any, **kwargs: Any) -> None:
+        # The append's data files, manifests and manifest list are in the pool; its commit is not.
+        reclaimed.append(self.reclaim().files_deleted)
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(MemCatalog, "_write_metadata", reclaim_first)
+    table.append(ids(1000))
+    monkeypatch.setattr(MemCatalog, "_write_metadata", real)
+    assert reclaimed and reclaimed[0] > 0, "reclaim ran in the middle of the append and freed the dropped table"
+    assert rows(cat, "db.t") == list(range(1000))
+    assert cat.check() == []
+
+
+# ---- item 5: commit state unknown deleted live metadata ------------------------------------------
+
+
+@pytest.fixture
+def fail_after_commit(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
+    """Engines listed here raise after the registry has committed: a connection dropped after COMMIT."""
+    from sqlalchemy import event
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.orm import Session
+
+    engines: list[Any] = []
+
+    def after_commit(session: Session) -> None:
+        if session.bind in engines:
+            raise OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
+
+    event.listen(Session, "after_commit", after_commit)
+    yield engines
+    event.remove(Session, "after_commit", after_commit)
+
+
+def test_item5_an_error_after_the_registrys_commit_deletes_nothing_and_says_the_state_is_unknown(
+    name: str, fail_after_commit: list[Any]
+) -> None:
+    from pyiceberg.exceptions import CommitStateUnknownException
+
+    cat = MemCatalog(name)
+    cat.create_namespace("db")
+    table = cat.create_table("db.t", SCHEMA)
+    table.append(ids(3))
+    fail_after_commit.append(cat.engine)
+    with pytest.raises(CommitStateUnknownException, match="may have landed"):
+        cat.load_table("db.t").append(ids(2, 3))
+    fail_after_commit.clear()
+    # The commit did land: the registry points at the new metadata, which is still there.
+    assert rows(cat, "db.t") == [0, 1, 2, 3, 4]
+    assert cat.check(allow_unreferenced=True) == []
+
+
+def test_item5_a_table_writer_whose_commit_state_is_unknown_keeps_its_files(
+    name: str, fail_after_commit: list[Any]
+) -> None:
+    from pyiceberg.exceptions import CommitStateUnknownException
+
+    cat = MemCatalog(name)
+    cat.create_namespace("db")
+    cat.create_table("db.t", SCHEMA)
+    fail_after_commit.append(cat.engine)
+    with pytest.raises(CommitStateUnknownException), cat.writer("db.t") as w:
+        w.write(ids(10))
+    fail_after_commit.clear()
+    assert rows(cat, "db.t") == list(range(10))
+    assert cat.check() == []
+
+
+def test_item5_create_table_whose_commit_state_is_unknown_keeps_its_metadata(
+    name: str, fail_after_commit: list[Any]
+) -> None:
+    from pyiceberg.exceptions import CommitStateUnknownException
+
+    cat = MemCatalog(name)
+    cat.create_namespace("db")
+    fail_after_commit.append(cat.engine)
+    with pytest.raises(CommitStateUnknownException):
+        cat.create_table("db.t", SCHEMA)
+    fail_after_commit.clear()
+    assert rows(cat, "db.t") == []
+    assert cat.check() == []
+
+
+def test_item5_a_commit_known_to_have_failed_still_cleans_up(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.orm import Session
+
+    cat = MemCatalog(name)
+    cat.create_namespace("db")
+    cat.create_table("db.t", SCHEMA).append(ids(3))
+    before = set(cat.pool.keys())
+
+    def refuse(self: Session) -> None:  # fails before COMMIT is sent: surely not committed
+        raise OperationalError("UPDATE iceberg_tables", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(Session, "commit", refuse)
+    with pytest.raises(OperationalError):
+        cat.load_table("db.t").append(ids(2, 3))
+    monkeypatch.undo()
+    assert set(cat.pool.keys()) == before, "its metadata, manifests and data files were freed at the failure"
+    assert rows(cat, "db.t") == [0, 1, 2]
+    assert cat.check() == []
