@@ -5,8 +5,8 @@
 #
 #   MEMCATALOG_CONFORMANCE_MODE      name of the expected-failures list (default: memcat)
 #   MEMCATALOG_CONFORMANCE_CATALOGS  catalog fixtures to run (default: memcat,memcat_file)
-#   MEMCATALOG_CONFORMANCE_FACTORY   package.module:function or file.py:function for the "custom" catalog
-#                                    (e.g. RestCatalog in front of memcatalog's REST server)
+#   MEMCATALOG_CONFORMANCE_FACTORY   package.module:function or file.py:function for the "custom" catalog,
+#                                    or param=spec,param=spec for several (.ci/pyiceberg-suite-rest.sh)
 #   MEMCATALOG_CONFORMANCE_TESTS     test files, relative to the sdist (default: both files below)
 #
 # Run from the repository root inside the activated virtualenv.
@@ -33,14 +33,11 @@ tar -xzf "$SDIST" -C "$CACHE" "pyiceberg-$VERSION/tests" "pyiceberg-$VERSION/pyp
 cp tests/conformance/pyiceberg_overlay.py "$TREE/tests/catalog/conftest.py"
 
 # A factory given as a file relative to the repository root still loads from inside the sdist.
-FACTORY="${MEMCATALOG_CONFORMANCE_FACTORY:-}"
-if [[ "$FACTORY" == *.py:* && "$FACTORY" != /* ]]; then
-    export MEMCATALOG_CONFORMANCE_FACTORY="$PWD/$FACTORY"
-fi
+export MEMCATALOG_CONFORMANCE_ROOT="$PWD"
 
 RESULTS="$PWD/$CACHE/results-$MODE.xml"
 status=0
-(cd "$TREE" && PYTHONPATH="$OLDPWD${PYTHONPATH:+:$PYTHONPATH}" pytest -q -p no:cacheprovider \
+(cd "$TREE" && PYTHONPATH="$OLDPWD${PYTHONPATH:+:$PYTHONPATH}" python -m pytest -q -p no:cacheprovider \
     --junitxml="$RESULTS" -o junit_family=xunit1 $TESTS) || status=$?
 if [ "$status" -gt 1 ]; then
     echo "pytest could not run pyiceberg's suite (exit $status)" >&2
