@@ -22,8 +22,9 @@ from pyiceberg.types import StringType
 
 import memcatalog
 from memcatalog import MemCatalog, QuotaExceededError
+from memcatalog.archive import SaveFormatError, restore, save
 from memcatalog.duckdb import load_extension
-from memcatalog.transfer import SaveFormatError, export_table, import_table, restore, save
+from memcatalog.tablecopy import export_table, import_table
 
 SCHEMA = pa.schema([pa.field("id", pa.int64(), nullable=False), ("label", pa.string())])
 POSTGRES_URI = os.environ.get("MEMCATALOG_TEST_POSTGRES_URI")
@@ -82,7 +83,7 @@ def duckdb_rows(metadata_location: str, fs: Any = None, snapshot_id: int | None 
 RESTORE_AND_DESCRIBE = """
 import json, sys
 import memcatalog.duckdb
-from memcatalog.transfer import restore
+from memcatalog.archive import restore
 cat = restore(sys.argv[1])
 t = cat.load_table("db.events")
 con = memcatalog.duckdb.connect(cat)
@@ -122,7 +123,7 @@ def test_save_and_restore_in_a_fresh_process(source: MemCatalog, tmp_path: Path,
 def test_restore_into_a_pool_too_small_fails_before_loading(source: MemCatalog, tmp_path: Path) -> None:
     save(source, tmp_path / "s.tar")
     code = (
-        "import sys, memcatalog\nfrom memcatalog.transfer import restore\n"
+        "import sys, memcatalog\nfrom memcatalog.archive import restore\n"
         "try:\n    restore(sys.argv[1], quota='4KiB')\n"
         "except memcatalog.QuotaExceededError as e:\n"
         f"    p = memcatalog.get_pool({source.pool.name!r})\n"
@@ -157,6 +158,20 @@ def test_save_refuses_a_non_empty_directory(source: MemCatalog, tmp_path: Path) 
     (tmp_path / "busy" / "x").write_text("x")
     with pytest.raises(FileExistsError):
         save(source, tmp_path / "busy")
+
+
+def test_the_old_transfer_module_still_works_and_says_where_to_go() -> None:
+    code = (
+        "import warnings, memcatalog, memcatalog.archive as a, memcatalog.tablecopy as c\n"
+        "with warnings.catch_warnings(record=True) as w:\n"
+        "    warnings.simplefilter('always')\n"
+        "    import memcatalog.transfer as t\n"
+        "assert (t.save, t.restore, t.import_table, t.export_table) == (a.save, a.restore, c.import_table, c.export_table)\n"
+        "assert (memcatalog.save, memcatalog.export_table) == (a.save, c.export_table)\n"
+        "print([(x.category.__name__, str(x.message)) for x in w])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "DeprecationWarning" in out and "memcatalog.archive" in out and "memcatalog.tablecopy" in out
 
 
 # --- import ------------------------------------------------------------------------------
@@ -219,7 +234,7 @@ def test_export_to_a_file_warehouse(source: MemCatalog, tmp_path: Path) -> None:
 
 
 def test_failed_export_leaves_nothing(source: MemCatalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import memcatalog.copying as copying
+    import memcatalog.tablecopy as copying
 
     target = SqlCatalog("prod", uri="sqlite:///:memory:", warehouse=f"file://{tmp_path}/wh")
     real = copying._Copier.copy_snapshot_list
@@ -279,7 +294,7 @@ def s3fs_for(props: dict[str, str]) -> Any:
 def test_export_to_s3_on_a_sqlite_registry(source: MemCatalog, s3: dict[str, str], tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path}/prod.db"
     target = SqlCatalog("prod", uri=uri, warehouse="s3://lake/sqlite-wh", **s3)
-    exported = export_table(source, "db.events", target, progress=True)
+    exported = export_table(source, "db.events", target, progress=lambda n: None)
     assert exported.metadata_location.startswith("s3://lake/sqlite-wh/db/events/metadata/")
     assert_exported(source, exported, SqlCatalog("prod", uri=uri, warehouse="s3://lake/sqlite-wh", **s3), s3fs_for(s3))
 
