@@ -17,6 +17,7 @@ import pyarrow as pa
 import pytest
 from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.exceptions import TableAlreadyExistsError
 from pyiceberg.table import Table
 from pyiceberg.types import StringType
 
@@ -141,7 +142,7 @@ def test_restore_refuses_what_is_not_a_save(tmp_path: Path) -> None:
     with pytest.raises(SaveFormatError):
         restore(tmp_path / "junk.tar")
     (tmp_path / "dir").mkdir()
-    with pytest.raises(SaveFormatError, match=r"no readable memcatalog\.json"):
+    with pytest.raises(SaveFormatError, match=r"not a memcatalog save: no memcatalog\.json"):
         restore(tmp_path / "dir")
     with pytest.raises(FileNotFoundError):
         restore(tmp_path / "missing")
@@ -252,6 +253,74 @@ def test_failed_export_leaves_nothing(source: MemCatalog, tmp_path: Path, monkey
     assert not target.table_exists("db.events")
     leftovers = [p for p in (tmp_path / "wh").rglob("*") if p.is_file()]
     assert leftovers == []
+
+
+def warehouse_files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_a_repeated_export_fails_clearly_and_the_first_stays_whole(source: MemCatalog, tmp_path: Path) -> None:
+    uri, wh = f"sqlite:///{tmp_path}/prod.db", f"file://{tmp_path}/wh"
+    first = export_table(source, "db.events", SqlCatalog("prod", uri=uri, warehouse=wh))
+    before = warehouse_files(tmp_path / "wh")
+    with pytest.raises(
+        TableAlreadyExistsError, match=r"db\.events already exists in catalog 'prod'.*nothing was copied"
+    ):
+        export_table(source, "db.events", SqlCatalog("prod", uri=uri, warehouse=wh))
+    assert warehouse_files(tmp_path / "wh") == before, "the second export wrote or deleted files"
+    fresh = SqlCatalog("prod", uri=uri, warehouse=wh)
+    assert fresh.load_table("db.events").metadata_location == first.metadata_location
+    assert_exported(source, first, fresh)
+
+
+def test_an_export_racing_another_deletes_only_its_own_files(
+    source: MemCatalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two exports of one table pass the existence check together; the loser must not touch the winner's files."""
+    uri, wh = f"sqlite:///{tmp_path}/prod.db", f"file://{tmp_path}/wh"
+    winner = export_table(source, "db.events", SqlCatalog("prod", uri=uri, warehouse=wh))
+    before = warehouse_files(tmp_path / "wh")
+    loser_target = SqlCatalog("prod", uri=uri, warehouse=wh)
+    monkeypatch.setattr(loser_target, "table_exists", lambda identifier: False)  # it checked before the winner
+    with pytest.raises(TableAlreadyExistsError):
+        export_table(source, "db.events", loser_target)
+    assert warehouse_files(tmp_path / "wh") == before
+    assert_exported(source, winner, SqlCatalog("prod", uri=uri, warehouse=wh))
+
+
+def test_every_exported_file_name_carries_the_run_id(source: MemCatalog, tmp_path: Path) -> None:
+    target = SqlCatalog("prod", uri="sqlite:///:memory:", warehouse=f"file://{tmp_path}/wh")
+    export_table(source, "db.events", target)
+    export_table(
+        source, "db.events", target, target_identifier="db.events2", location=f"file://{tmp_path}/wh/db.db/events"
+    )
+    names = [p.name for p in (tmp_path / "wh").rglob("*") if p.is_file()]
+    runs = {n[:36] for n in names if not n.startswith("0000")} | {n[6:42] for n in names if n.startswith("00000-")}
+    assert len(runs) == 2 and all(str(uuid.UUID(r)) == r for r in runs)
+    assert len(set(names)) == len(names), "two exports into one location share a file name"
+    for name in ("db.events", "db.events2"):
+        assert sorted(target.load_table(name).scan().to_arrow().column("id").to_pylist()) == sorted(
+            source.load_table("db.events").scan().to_arrow().column("id").to_pylist()
+        )
+
+
+def test_a_failed_export_leaves_no_namespace_it_created(
+    source: MemCatalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import memcatalog.tablecopy as tablecopy
+
+    target = SqlCatalog("prod", uri="sqlite:///:memory:", warehouse=f"file://{tmp_path}/wh")
+    target.create_namespace("kept")
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise OSError("the disk went away")
+
+    monkeypatch.setattr(tablecopy._Copier, "run", broken)
+    with pytest.raises(OSError, match="disk went away"):
+        export_table(source, "db.events", target, target_identifier="analytics.events")
+    with pytest.raises(OSError, match="disk went away"):
+        export_table(source, "db.events", target, target_identifier="kept.events")
+    assert target.list_namespaces() == [("kept",)], "the namespace that existed stays, the new one is gone"
 
 
 @pytest.fixture(scope="module")

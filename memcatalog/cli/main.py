@@ -182,8 +182,12 @@ def stress(seed: int, threads: int, operations: int, quota: str, tables: int, no
 
 
 @contextmanager
-def _open_archive(archive: str, quota: str | None = None) -> Iterator[Any]:
-    """A catalog restored from ``archive`` (or new and empty when it does not exist yet), freed afterwards."""
+def _open_archive(archive: str, quota: str | None = None, *, create: bool = False) -> Iterator[Any]:
+    """A catalog restored from ``archive`` (new and empty if it does not exist and ``create``), freed afterwards.
+
+    Raises:
+        FileNotFoundError: ``archive`` does not exist and ``create`` is false.
+    """
     import uuid
     from pathlib import Path
 
@@ -193,7 +197,9 @@ def _open_archive(archive: str, quota: str | None = None) -> Iterator[Any]:
 
     props = {"quota": quota} if quota else {}
     catalog = (
-        restore(archive, **props) if Path(archive).exists() else MemCatalog(f"archive_{uuid.uuid4().hex[:6]}", **props)
+        MemCatalog(f"archive_{uuid.uuid4().hex[:6]}", **props)
+        if create and not Path(archive).exists()
+        else restore(archive, **props)
     )
     try:
         yield catalog
@@ -261,7 +267,7 @@ def import_cmd(source: str, name: str, archive: str, quota: str | None) -> None:
     from memcatalog.tablecopy import import_table
 
     source = newest_metadata_file(source)
-    with _open_archive(archive, quota) as catalog:
+    with _open_archive(archive, quota, create=True) as catalog:
         namespace = Catalog.namespace_from(name)
         if not catalog.namespace_exists(namespace):
             catalog.create_namespace(namespace)
@@ -347,13 +353,13 @@ def export_cmd(
     from memcatalog.tablecopy import export_table
 
     extra = dict(p.split("=", 1) for p in props)
-    if catalog_name:
-        target = load_catalog(catalog_name, **extra)
-    elif uri and warehouse:
-        target = SqlCatalog("default", uri=uri, warehouse=warehouse, **extra)
-    else:
+    if not catalog_name and not (uri and warehouse):
         raise click.UsageError("give --catalog NAME, or --uri and --warehouse")
-    with _open_archive(archive) as catalog:
+    with _open_archive(archive) as catalog:  # a missing archive fails before the target is touched
+        if catalog_name:
+            target = load_catalog(catalog_name, **extra)
+        else:
+            target = SqlCatalog("default", uri=str(uri), warehouse=str(warehouse), **extra)
         names = list(tables) or [".".join(u.identifier) for u in catalog.usage()]
         for name in names:
             with byte_progress(f"exporting {name}") as advance:
