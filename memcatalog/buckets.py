@@ -17,17 +17,39 @@ S3_SCHEMES = ("s3://", "s3a://", "s3n://")  # the spellings Spark and Hadoop use
 
 _SERVED: set[str] = set()
 _SERVE_ALL = False  # an endpoint serving every pool of the process (bucket names are pool names)
+_ENDPOINTS: list[tuple[list[str] | None, dict[str, str]]] = []  # running endpoints: (pools, client properties)
 _LOCK = threading.Lock()
 
 
-def serve(pools: list[str] | None) -> None:
-    """Map the buckets named ``pools`` (every pool when None) to this process's pools."""
+def serve(pools: list[str] | None, client_properties: dict[str, str] | None = None) -> None:
+    """Map the buckets named ``pools`` (every pool when None) to this process's pools.
+
+    ``client_properties`` (``s3.endpoint``, keys, region) say how other clients in this process that
+    cannot use the pools directly (DuckDB's httpfs) reach them, until :func:`stopped`.
+    """
     global _SERVE_ALL
     with _LOCK:
         if pools is None:
             _SERVE_ALL = True
         else:
             _SERVED.update(pools)
+        if client_properties is not None:
+            _ENDPOINTS.append((None if pools is None else list(pools), dict(client_properties)))
+
+
+def stopped(client_properties: dict[str, str]) -> None:
+    """An endpoint stopped: the buckets stay mapped for memcatalog's FileIO, but no longer over HTTP."""
+    with _LOCK:
+        _ENDPOINTS[:] = [e for e in _ENDPOINTS if e[1] != client_properties]
+
+
+def endpoint_for(bucket: str) -> dict[str, str] | None:
+    """The client properties of a running endpoint serving ``bucket``, or None."""
+    with _LOCK:
+        for pools, props in reversed(_ENDPOINTS):
+            if pools is None or bucket in pools:
+                return dict(props)
+    return None
 
 
 def is_served(bucket: str) -> bool:

@@ -48,7 +48,6 @@ class Endpoint:
         pool = find_pool(bucket) if self.pools is None or bucket in self.pools else None
         if pool is None:
             raise S3Error.no_such_bucket(bucket)
-        buckets.serve([bucket])
         return pool
 
     def create_bucket(self, bucket: str) -> Pool:

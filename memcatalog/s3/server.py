@@ -91,6 +91,7 @@ class S3Server:
         """Stop serving; uploads still in flight are aborted (their parts' bytes freed). Idempotent."""
         self._http.stop()
         self.endpoint.uploads.abort_all()
+        buckets.stopped(self.client_properties())
 
     def __enter__(self) -> S3Server:
         return self
@@ -136,5 +137,6 @@ def serve(
         warnings.simplefilter("default")
         check_host(host, what="the S3 endpoint")
     http = BackgroundServer(create_app(endpoint), host, port, name="memcatalog-s3")
-    buckets.serve(endpoint.pools)
-    return S3Server(endpoint, http)
+    server = S3Server(endpoint, http)
+    buckets.serve(endpoint.pools, server.client_properties())
+    return server
