@@ -41,7 +41,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from typing_extensions import override
 
-from memcatalog import config, leases, maintenance, ownership, paths, registry, views
+from memcatalog import config, leases, maintenance, ownership, registry, views
 from memcatalog.errors import DataNotInMemoryError, EmptyNamespaceError, InvalidMetadataError, QuotaConflictError
 from memcatalog.fileio import delete_quietly, is_memcat, locate
 from memcatalog.names import check_identifier
@@ -152,13 +152,13 @@ def _pool_file(url: str) -> PoolFile | None:
     pool = _find_location_pool(url)
     if pool is None:
         return None
-    key = paths.split_pool(paths.normalize(url))[1]
+    key = ownership.split(url)[1]
     entry = pool.entry(key)
     return PoolFile(pool, key, entry) if entry is not None else None
 
 
 def _find_location_pool(location: str) -> Pool | None:
-    return find_pool(paths.split_pool(paths.normalize(location))[0])
+    return find_pool(ownership.split(location)[0])
 
 
 def _remove_empty_dirs(pool: Pool, key: str) -> None:
@@ -278,7 +278,7 @@ class MemCatalog(FlatCommits, SqlCatalog):
     def _write_metadata(self, metadata: TableMetadata, io: FileIO, metadata_path: str) -> None:  # type: ignore[override]
         lease: leases.Lease | None = getattr(self._commit_state, "lease", None)
         if lease is not None and is_memcat(metadata_path):
-            lease.pin(*paths.split_pool(paths.normalize(metadata_path)))  # pinned before it exists
+            lease.pin(*ownership.split(metadata_path))  # pinned before it exists
         written = getattr(self._commit_state, "written", None)
         if written is not None:
             written.append((io, metadata_path))
@@ -427,6 +427,7 @@ class MemCatalog(FlatCommits, SqlCatalog):
             raise
         for lease in self._snapshot_writes(updates):  # the snapshots' files are referenced now: the writes are over
             lease.release()
+        self._adopt(updates, response)
         base = table.metadata
         if property_as_bool(response.metadata.properties, TableProperties.METADATA_DELETE_AFTER_COMMIT_ENABLED, True):
             keep = {log.metadata_file for log in response.metadata.metadata_log} | {response.metadata_location}
@@ -441,6 +442,16 @@ class MemCatalog(FlatCommits, SqlCatalog):
             for path in old - keep:
                 delete_quietly(table.io, path)
         return response
+
+    def _adopt(self, updates: tuple[TableUpdate, ...], response: CommitTableResponse) -> None:
+        """Files of a committed snapshot that a client wrote without an owner (S3) become this catalog's."""
+        snapshots = [
+            u.snapshot for u in updates if isinstance(u, AddSnapshotUpdate) and is_memcat(u.snapshot.manifest_list)
+        ]
+        if snapshots:
+            io = self._load_file_io(response.metadata.properties, response.metadata_location)
+            for snapshot in snapshots:
+                ownership.adopt_snapshot_files(self.owner, snapshot, io)
 
     def _snapshot_writes(self, updates: tuple[TableUpdate, ...]) -> list[leases.Lease]:
         """The implicit leases of pyiceberg's writes that produced the snapshots ``updates`` add."""
@@ -468,10 +479,10 @@ class MemCatalog(FlatCommits, SqlCatalog):
         for url in (f for f in files if is_memcat(f)):
             found = _pool_file(url)
             if found is not None and found.entry.owner == self.owner:
-                candidates[url] = found
+                candidates[found.url] = found
         location = table.metadata.location
         if is_memcat(location) and (pool := _find_location_pool(location)) is not None:
-            key = paths.split_pool(paths.normalize(location))[1]
+            key = ownership.split(location)[1]
             for key_, entry in pool.owned_by(self.owner):
                 if key_.startswith(key.rstrip("/") + "/"):
                     candidates.setdefault(f"memcat://{pool.name}/{key_}", PoolFile(pool, key_, entry))
@@ -483,7 +494,7 @@ class MemCatalog(FlatCommits, SqlCatalog):
                 if path not in still:
                     delete_quietly(table.io, path)
         if is_memcat(location) and (pool := _find_location_pool(location)) is not None:
-            _remove_empty_dirs(pool, paths.split_pool(paths.normalize(location))[1])
+            _remove_empty_dirs(pool, ownership.split(location)[1])
 
     # ---- views (memcatalog.views: rows with iceberg_type VIEW, the JDBC catalog's layout) ----
     @override
@@ -592,7 +603,7 @@ class MemCatalog(FlatCommits, SqlCatalog):
         referenced: set[str] = set()
         for table in self._live_tables():
             referenced |= maintenance.referenced_files(table)
-        return referenced | views.metadata_files(self)
+        return ownership.canonical(referenced | views.metadata_files(self))
 
     def _delete_unreferenced(self, result: maintenance.ReclaimResult, written_before: datetime | None = None) -> None:
         candidates = ownership.owned_files(self.owner)
@@ -658,11 +669,11 @@ class MemCatalog(FlatCommits, SqlCatalog):
         return findings
 
     def _unreferenced_findings(self, referenced: set[str]) -> list[str]:
-        referenced = referenced | views.metadata_files(self)
+        referenced = ownership.canonical(referenced | views.metadata_files(self))
         owned = [f for f in ownership.owned_files(self.owner) if f.url not in referenced]
         out = [f"unreferenced file {f.url} ({f.entry.size} bytes)" for f in ownership.unreferenced(self, owned)]
         if is_memcat(self.warehouse) and (pool := _find_location_pool(self.warehouse)) is not None:
-            key = paths.split_pool(paths.normalize(self.warehouse))[1]
+            key = ownership.split(self.warehouse)[1]
             for f in ownership.unowned_files(pool, key):
                 if f.url not in referenced:
                     out.append(

@@ -22,10 +22,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from memcatalog import leases
+from memcatalog import buckets, leases, paths
 from memcatalog.pool import FileEntry, Pool, find_pool, list_pools
 
 if TYPE_CHECKING:
+    from pyiceberg.io import FileIO
+    from pyiceberg.table.snapshots import Snapshot
+
     from memcatalog.catalog import MemCatalog
 
 logger = logging.getLogger("memcatalog.ownership")
@@ -61,6 +64,16 @@ class PoolFile:
     @property
     def url(self) -> str:
         return f"memcat://{self.pool.name}/{self.key}"
+
+
+def split(location: str) -> tuple[str, str]:
+    """(pool name, key) of a pool file's location: ``memcat://``, or ``s3://`` of a served bucket."""
+    return paths.split_pool(paths.normalize(buckets.canonical(location)))
+
+
+def canonical(locations: Iterable[str]) -> set[str]:
+    """The ``memcat://`` form of each location (served ``s3://`` URLs name pool files too)."""
+    return {buckets.canonical(p) for p in locations}
 
 
 def owned_files(owner: str) -> list[PoolFile]:
@@ -109,3 +122,31 @@ def unreferenced(catalog: MemCatalog, candidates: Iterable[PoolFile]) -> list[Po
             continue
         left = [c for c in left if c.url not in theirs]
     return left
+
+
+def adopt_snapshot_files(owner: str, snapshot: Snapshot, io: FileIO) -> int:
+    """A commit took a snapshot written by a client with no owner (over S3, say): its new files become ``owner``'s.
+
+    Only when the snapshot's manifest list records no owner: a catalog's own writes are owned
+    already, and then nothing is read. Returns how many files were adopted.
+    """
+    pool_name, key = split(snapshot.manifest_list)
+    pool = find_pool(pool_name)
+    entry = pool.entry(key) if pool is not None else None
+    if pool is None or entry is None or entry.owner is not None:
+        return 0
+    adopted = int(pool.adopt(key, owner))
+    for manifest in snapshot.manifests(io):
+        if manifest.added_snapshot_id != snapshot.snapshot_id:
+            continue
+        adopted += _adopt(manifest.manifest_path, owner)
+        for found in manifest.fetch_manifest_entry(io, discard_deleted=True):
+            if found.snapshot_id == snapshot.snapshot_id:
+                adopted += _adopt(found.data_file.file_path, owner)
+    return adopted
+
+
+def _adopt(location: str, owner: str) -> int:
+    pool_name, key = split(location)
+    pool = find_pool(pool_name)
+    return int(pool.adopt(key, owner)) if pool is not None else 0

@@ -17,7 +17,7 @@ from typing import Any
 
 from pyiceberg.io import FileIO, InputFile, OutputFile, OutputStream
 
-from memcatalog import paths
+from memcatalog import ownership
 from memcatalog.errors import WriteAbortedError
 from memcatalog.fileio import delete_quietly, is_memcat
 from memcatalog.leases import Lease
@@ -72,7 +72,7 @@ class TrackingFileIO(FileIO):
             if self.aborted:
                 raise WriteAbortedError(f"write aborted; not creating {location}")
             if self.lease is not None and is_memcat(location):
-                self.lease.pin(*paths.split_pool(paths.normalize(location)))
+                self.lease.pin(*ownership.split(location))
             self.created.append(location)
             self._creating += 1
 
