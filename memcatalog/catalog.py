@@ -605,10 +605,14 @@ class MemCatalog(FlatCommits, SqlCatalog):
             referenced |= maintenance.referenced_files(table)
         return ownership.canonical(referenced | views.metadata_files(self))
 
-    def _delete_unreferenced(self, result: maintenance.ReclaimResult, written_before: datetime | None = None) -> None:
+    def _delete_unreferenced(
+        self, result: maintenance.ReclaimResult, written_before: datetime | None = None, grace: bool = False
+    ) -> None:
         candidates = ownership.owned_files(self.owner)
         if written_before is not None:
-            candidates = [c for c in candidates if c.entry.created < written_before]
+            # The grace period is a defence for files no pin speaks for: a write known to be over needs none.
+            over = leases.finished() if grace else frozenset()
+            candidates = [c for c in candidates if c.entry.created < written_before or (c.pool.name, c.key) in over]
         for f in ownership.unreferenced(self, candidates):
             freed = f.pool.remove_if(f.key, f.entry)  # never a file published under that key since
             if freed is not None:
@@ -624,7 +628,7 @@ class MemCatalog(FlatCommits, SqlCatalog):
         """
         grace = float(self.properties.get(config.RECLAIM_GRACE_SECONDS, config.DEFAULT_RECLAIM_GRACE_SECONDS))
         result = maintenance.ReclaimResult()
-        self._delete_unreferenced(result, written_before=datetime.now(timezone.utc) - timedelta(seconds=grace))
+        self._delete_unreferenced(result, datetime.now(timezone.utc) - timedelta(seconds=grace), grace=True)
         if result.files_deleted:
             logger.warning(
                 "pool %r was full: reclaim-on-quota freed %d bytes in %d unreferenced files",

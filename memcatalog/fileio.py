@@ -129,7 +129,11 @@ class _LeasedWriteFile(WriteFile):
             raise
 
     def close(self) -> None:
-        super().close()
+        try:
+            super().close()
+        except OSError:  # the file could not be published: this write cannot commit either
+            self._lease.fail()
+            raise
         if self._lease.failed:  # published after its write failed: nobody will ever reference it
             self._lease.delete_file(self._writer.pool.name, self._writer.key)
 
@@ -172,7 +176,7 @@ class MemFileIO(FileIO):
             # or given up after its retries): its other files need no pin any more.
             lease = leases.find(leases.write_id_of(path))
             if lease is not None and lease.ttl is not None:
-                lease.release()
+                lease.release(finished=True)
 
     def __getstate__(self) -> dict[str, Any]:
         return {"properties": self.properties}

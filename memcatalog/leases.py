@@ -36,6 +36,8 @@ DEFAULT_WRITE_LEASE_SECONDS = 3600.0
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _LEASES: dict[str, Lease] = {}
 _LOCK = threading.Lock()
+_FINISHED: dict[Pin, None] = {}  # files of writes known to be over without a commit (insertion-ordered, bounded)
+_FINISHED_MAX = 100_000
 _current = threading.local()  # the explicit lease that this thread's writes are pinned under
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -63,12 +65,21 @@ class Lease:
             self.files.add((pool, key))
             self._touched = time.monotonic()
 
-    def release(self) -> None:
-        """The write is over (committed, or cleaned up by its holder): its files are ordinary files again."""
+    def release(self, *, finished: bool = False) -> None:
+        """The write is over (committed, or cleaned up by its holder): its files are ordinary files again.
+
+        ``finished`` says the write is known to be over without having committed (pyiceberg gave
+        it up): its files need no grace period either (see :func:`finished`).
+        """
         with _LOCK:
             self.released = True
             if _LEASES.get(self.write_id) is self:
                 del _LEASES[self.write_id]
+            if finished:
+                for pin in self.files:
+                    _FINISHED[pin] = None
+                while len(_FINISHED) > _FINISHED_MAX:
+                    del _FINISHED[next(iter(_FINISHED))]
 
     def fail(self) -> int:
         """The write can never commit: delete every file it published (that its owner owns); returns bytes freed.
@@ -169,6 +180,12 @@ def pinned() -> frozenset[Pin]:
         for write_id in [w for w, lease in _LEASES.items() if lease._expired(now)]:
             del _LEASES[write_id]
         return frozenset(pin for lease in _LEASES.values() if not lease.failed for pin in lease.files)
+
+
+def finished() -> frozenset[Pin]:
+    """Files of writes known to have ended without committing: orphans at once, no grace period needed."""
+    with _LOCK:
+        return frozenset(_FINISHED)
 
 
 def active() -> list[Lease]:

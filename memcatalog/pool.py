@@ -494,7 +494,10 @@ class Pool:
                 alert.threshold * 100,
             )
             for cb in callbacks:
-                cb(alert)
+                try:
+                    cb(alert)
+                except Exception:  # a failing callback must not fail (nor leak) the write that crossed the line
+                    logger.exception("pool %r: a pressure callback failed", alert.pool)
 
 
 class PoolWriter:

@@ -6,7 +6,7 @@ The ownership model they rely on is in docs/reliability.md ("Ownership model").
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import fsspec
@@ -269,5 +269,106 @@ def test_item5_a_commit_known_to_have_failed_still_cleans_up(name: str, monkeypa
         cat.load_table("db.t").append(ids(2, 3))
     monkeypatch.undo()
     assert set(cat.pool.keys()) == before, "its metadata, manifests and data files were freed at the failure"
+    assert rows(cat, "db.t") == [0, 1, 2]
+    assert cat.check() == []
+
+
+# ---- item 8: failed writes left bytes behind -------------------------------------------------------
+
+
+def _refuse(monkeypatch: pytest.MonkeyPatch, pool: memcatalog.Pool, when: Callable[[str], bool]) -> None:
+    """The pool refuses (as on its quota) every reservation for a key ``when`` accepts."""
+    from memcatalog import QuotaExceededError
+
+    real = pool._reserve
+
+    def reserve(n: int, key: str, alerts: Any = None) -> None:
+        if when(key):
+            raise QuotaExceededError(pool._url(key), n, 0, pool.quota, pool.name)
+        real(n, key, alerts)
+
+    monkeypatch.setattr(pool, "_reserve", reserve)
+
+
+@pytest.mark.parametrize(
+    "refused",
+    [
+        pytest.param(lambda key: key.rsplit("/", 1)[-1].startswith("snap-"), id="manifest-list"),
+        pytest.param(lambda key: key.endswith(".metadata.json"), id="metadata"),
+    ],
+)
+def test_item8_a_table_writer_commit_failing_on_the_quota_frees_its_manifests_too(
+    name: str, monkeypatch: pytest.MonkeyPatch, refused: Callable[[str], bool]
+) -> None:
+    from memcatalog import QuotaExceededError
+
+    cat = MemCatalog(name)
+    cat.create_namespace("db")
+    cat.create_table("db.t", SCHEMA).append(ids(3))
+    before = set(cat.pool.keys())
+    writer = cat.writer("db.t")
+    writer.write(ids(100, 3))
+    writer.flush()
+    _refuse(monkeypatch, cat.pool, refused)
+    with pytest.raises(QuotaExceededError):
+        writer.commit()
+    monkeypatch.undo()
+    assert set(cat.pool.keys()) == before, "data files, manifests and manifest lists are all gone"
+    assert rows(cat, "db.t") == [0, 1, 2]
+    assert cat.check() == []
+
+
+def test_item8_a_pressure_callback_that_raises_leaves_nothing_reserved(name: str) -> None:
+    cat = MemCatalog(name, quota="1MiB")
+    cat.create_namespace("db")
+    table = cat.create_table("db.t", SCHEMA)
+
+    def broken(alert: memcatalog.PressureAlert) -> None:
+        raise RuntimeError("the alerting system is down")
+
+    cat.pool.on_pressure(broken)
+    cat.pool.put("big.bin", b"x" * 900_000)  # crosses 80 % and 95 %: the callback fails both times
+    assert cat.pool.check() == [], "nothing is left reserved"
+    cat.pool.remove("big.bin")
+    table.append(ids(10))
+    assert rows(cat, "db.t") == list(range(10))
+    assert cat.check() == []
+
+
+def test_item8_pyiceberg_append_failing_on_the_quota_frees_its_files_at_once(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from memcatalog import QuotaExceededError
+
+    cat = MemCatalog(name)
+    cat.create_namespace("db")
+    table = cat.create_table("db.t", SCHEMA)
+    table.append(ids(3))
+    before = set(cat.pool.keys())
+    _refuse(monkeypatch, cat.pool, lambda key: key.endswith("-m0.avro"))  # its data file is in, its manifest not
+    with pytest.raises(QuotaExceededError):
+        cat.load_table("db.t").append(ids(100, 3))
+    monkeypatch.undo()
+    assert set(cat.pool.keys()) == before, "the failed append's data file was freed at the failure"
+    assert rows(cat, "db.t") == [0, 1, 2]
+    assert cat.check() == []
+
+
+def test_item8_pyiceberg_append_losing_its_retries_leaves_orphans_that_reclaim_on_quota_frees(name: str) -> None:
+    from pyiceberg.exceptions import CommitFailedException
+
+    cat = MemCatalog(name, **{"reclaim-on-quota": "true"})  # default grace period: 60 s
+    cat.create_namespace("db")
+    cat.create_table("db.t", SCHEMA, properties={"commit.retry.num-retries": "0"})
+    stale = cat.load_table("db.t")
+    cat.load_table("db.t").append(ids(3))
+    with pytest.raises(CommitFailedException):
+        stale.append(ids(50_000, 100))  # lost the race and has no retries left
+    orphans = [line for line in cat.check() if line.startswith("unreferenced file")]
+    assert orphans, "its data file is an orphan, not pinned (the write is over)"
+    cat.pool.set_quota(cat.pool.stats().used + 1000)
+    cat.pool.put("filler.bin", b"x" * 5000, owner=None)  # does not fit unless the orphans go
+    cat.pool.remove("filler.bin")
+    cat.pool.set_quota("1GiB")
     assert rows(cat, "db.t") == [0, 1, 2]
     assert cat.check() == []
