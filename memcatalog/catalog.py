@@ -119,6 +119,11 @@ def _check_table_identifier(identifier: str | Identifier) -> None:
     check_identifier([Catalog.table_name_from(identifier)], "table name")
 
 
+@dataclass
+class _Commit:
+    landed: str | None = None  # the new metadata location, when an error hid a commit that landed
+
+
 def _known_failure(e: BaseException) -> bool:
     """Whether a failed commit surely did not land: the registry rejected it (compare-and-swap, constraint)."""
     if isinstance(e, (CommitFailedException, TableAlreadyExistsError, NoSuchTableError)):
@@ -286,42 +291,56 @@ class MemCatalog(FlatCommits, SqlCatalog):
         self._remember(metadata_path, metadata)
 
     @contextmanager
-    def _committing(self, what: str) -> Iterator[None]:
+    def _committing(self, what: str, namespace: str, table: str) -> Iterator[_Commit]:
         """Around one registry commit: pins the metadata files written for it; frees them only when it surely failed.
 
         A failure before the registry was sent COMMIT, or one the registry reports as a rejection
         (a lost compare-and-swap, a constraint), is a known failure: the files written for the
         commit are deleted. A failure after COMMIT was sent may hide a commit that landed (a
-        connection dropped after the server committed): nothing is deleted and pyiceberg's
-        ``CommitStateUnknownException`` is raised.
+        connection dropped after the server committed): the registry is read again, as Iceberg's
+        Java catalogs do. Pointing at the new metadata, the commit landed (the error is logged and
+        swallowed, ``landed`` says where); still at the old, it failed (cleanup). When the registry
+        cannot tell, nothing is deleted and pyiceberg's ``CommitStateUnknownException`` is raised.
         """
         written: list[tuple[FileIO, str]] = []
+        state = _Commit()
         with leases.holding(self.owner) as lease:
             saved = getattr(self._commit_state, "written", None), getattr(self._commit_state, "lease", None)
             self._commit_state.written, self._commit_state.lease = written, lease
+            sent_before = registry.commits_sent()
             try:
-                with self._unless_unknown(what, written):
-                    yield
+                yield state
+            except BaseException as e:
+                if registry.commits_sent() > sent_before and not _known_failure(e):
+                    landed = self._landed(namespace, table, written) if isinstance(e, Exception) else None
+                    if landed is None:
+                        if isinstance(e, Exception):
+                            raise CommitStateUnknownException(
+                                f"{what}: the registry was sent COMMIT and then failed ({type(e).__name__}: "
+                                f"{_first_line(e)}), and cannot say whether it took it; nothing was deleted. Reload "
+                                "the table to see which snapshot is current; reclaim() frees the new files if it "
+                                "did not land"
+                            ) from e
+                        raise
+                    if landed:
+                        logger.warning("%s: the registry took the commit although it reported %r", what, e)
+                        state.landed = written[-1][1]
+                        return
+                for io, path in written:
+                    delete_quietly(io, path)
+                raise
             finally:
                 self._commit_state.written, self._commit_state.lease = saved
 
-    @contextmanager
-    def _unless_unknown(self, what: str, written: list[tuple[FileIO, str]]) -> Iterator[None]:
-        sent_before = registry.commits_sent()
+    def _landed(self, namespace: str, table: str, written: list[tuple[FileIO, str]]) -> bool | None:
+        """Whether the registry now points at the metadata file this commit wrote; None when it cannot be read."""
+        if not written:
+            return False
         try:
-            yield
-        except BaseException as e:
-            if registry.commits_sent() > sent_before and not _known_failure(e):
-                if isinstance(e, Exception):
-                    raise CommitStateUnknownException(
-                        f"{what}: the registry was sent COMMIT and then failed ({type(e).__name__}: {_first_line(e)}); "
-                        "the commit may have landed, so nothing was deleted. Reload the table to see which "
-                        "snapshot is current; reclaim() frees the new files if it did not land"
-                    ) from e
-                raise
-            for io, path in written:
-                delete_quietly(io, path)
-            raise
+            current = registry.metadata_location(self.engine, self.name, namespace, table, self._iceberg_type_filter())
+        except Exception:
+            return None
+        return current == written[-1][1]
 
     # ---- tables --------------------------------------------------------------
     def _split(self, identifier: str | Identifier) -> tuple[Identifier, str, str]:
@@ -381,7 +400,7 @@ class MemCatalog(FlatCommits, SqlCatalog):
             properties=properties,
         )
         io = self.load_file_io_for(metadata_location)
-        with self._committing(f"create table {namespace}.{table_name}"):
+        with self._committing(f"create table {namespace}.{table_name}", namespace, table_name):
             self._write_metadata(metadata, io, metadata_location)
             try:
                 with Session(self.engine) as session:
@@ -416,8 +435,12 @@ class MemCatalog(FlatCommits, SqlCatalog):
     def commit_table(
         self, table: Table, requirements: tuple[TableRequirement, ...], updates: tuple[TableUpdate, ...]
     ) -> CommitTableResponse:
+        identifier = table.name()
+        namespace = Catalog.namespace_to_string(Catalog.namespace_from(identifier))
+        name = Catalog.table_name_from(identifier)
+        response: CommitTableResponse | None = None
         try:
-            with self._committing(f"commit to table {'.'.join(table.name())}"):
+            with self._committing(f"commit to table {namespace}.{name}", namespace, name) as state:
                 response = super().commit_table(table, requirements, updates)
         except (CommitFailedException, CommitStateUnknownException):
             raise  # pyiceberg retries a lost race with the same data files; an unknown outcome deletes nothing
@@ -425,6 +448,11 @@ class MemCatalog(FlatCommits, SqlCatalog):
             for lease in self._snapshot_writes(updates):  # surely failed, and not retried: free its files now
                 lease.fail()
             raise
+        if response is None:  # an error hid a commit that landed
+            assert state.landed is not None
+            response = CommitTableResponse(
+                metadata=self._read_metadata(f"{namespace}.{name}", state.landed), metadata_location=state.landed
+            )
         for lease in self._snapshot_writes(updates):  # the snapshots' files are referenced now: the writes are over
             lease.release()
         self._adopt(updates, response)

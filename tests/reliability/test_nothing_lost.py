@@ -185,69 +185,110 @@ def test_item4_reclaim_between_a_pyiceberg_appends_files_and_its_commit_spares_t
 # ---- item 5: commit state unknown deleted live metadata ------------------------------------------
 
 
+class RegistryFaults:
+    """Make a catalog's registry fail right after it committed, and optionally stay unreadable afterwards."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from sqlalchemy import event
+        from sqlalchemy.orm import Session
+
+        from memcatalog import registry
+
+        self.engines: list[Any] = []
+        self.unreadable_after = False
+        self.down = False
+        real_location = registry.metadata_location
+
+        def after_commit(session: Session) -> None:
+            if session.bind in self.engines:
+                self.down = self.unreadable_after
+                raise self.error("COMMIT")
+
+        def metadata_location(engine: Any, *args: Any) -> str | None:
+            if self.down and engine in self.engines:
+                raise self.error("SELECT iceberg_tables")
+            return real_location(engine, *args)
+
+        event.listen(Session, "after_commit", after_commit)
+        monkeypatch.setattr(registry, "metadata_location", metadata_location)
+        self._remove = lambda: event.remove(Session, "after_commit", after_commit)
+
+    @staticmethod
+    def error(statement: str) -> Exception:
+        from sqlalchemy.exc import OperationalError
+
+        return OperationalError(statement, {}, Exception("server closed the connection unexpectedly"))
+
+    def heal(self) -> None:
+        self.engines.clear()
+        self.down = False
+
+
 @pytest.fixture
-def fail_after_commit(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
-    """Engines listed here raise after the registry has committed: a connection dropped after COMMIT."""
-    from sqlalchemy import event
-    from sqlalchemy.exc import OperationalError
-    from sqlalchemy.orm import Session
-
-    engines: list[Any] = []
-
-    def after_commit(session: Session) -> None:
-        if session.bind in engines:
-            raise OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
-
-    event.listen(Session, "after_commit", after_commit)
-    yield engines
-    event.remove(Session, "after_commit", after_commit)
+def faults(monkeypatch: pytest.MonkeyPatch) -> Iterator[RegistryFaults]:
+    f = RegistryFaults(monkeypatch)
+    yield f
+    f._remove()
 
 
-def test_item5_an_error_after_the_registrys_commit_deletes_nothing_and_says_the_state_is_unknown(
-    name: str, fail_after_commit: list[Any]
+def test_item5_an_error_after_commit_with_the_registry_gone_deletes_nothing_and_says_the_state_is_unknown(
+    name: str, faults: RegistryFaults
 ) -> None:
     from pyiceberg.exceptions import CommitStateUnknownException
 
     cat = MemCatalog(name)
     cat.create_namespace("db")
-    table = cat.create_table("db.t", SCHEMA)
-    table.append(ids(3))
-    fail_after_commit.append(cat.engine)
-    with pytest.raises(CommitStateUnknownException, match="may have landed"):
+    cat.create_table("db.t", SCHEMA).append(ids(3))
+    faults.engines.append(cat.engine)
+    faults.unreadable_after = True
+    with pytest.raises(CommitStateUnknownException, match="cannot say whether it took it; nothing was deleted"):
         cat.load_table("db.t").append(ids(2, 3))
-    fail_after_commit.clear()
+    faults.heal()
     # The commit did land: the registry points at the new metadata, which is still there.
     assert rows(cat, "db.t") == [0, 1, 2, 3, 4]
-    assert cat.check(allow_unreferenced=True) == []
+    assert cat.check() == []
 
 
-def test_item5_a_table_writer_whose_commit_state_is_unknown_keeps_its_files(
-    name: str, fail_after_commit: list[Any]
+def test_item5_an_error_after_a_commit_that_landed_is_resolved_by_reading_the_registry(
+    name: str, faults: RegistryFaults
 ) -> None:
+    cat = MemCatalog(name)
+    cat.create_namespace("db")
+    cat.create_table("db.t", SCHEMA).append(ids(3))
+    faults.engines.append(cat.engine)
+    table = cat.load_table("db.t")
+    table.append(ids(2, 3))  # the registry took it: the error is logged, the commit reported as done
+    faults.heal()
+    assert sorted(table.scan().to_arrow().column("id").to_pylist()) == [0, 1, 2, 3, 4]
+    assert rows(cat, "db.t") == [0, 1, 2, 3, 4]
+    assert cat.check() == []
+
+
+def test_item5_a_table_writer_whose_commit_state_is_unknown_keeps_its_files(name: str, faults: RegistryFaults) -> None:
     from pyiceberg.exceptions import CommitStateUnknownException
 
     cat = MemCatalog(name)
     cat.create_namespace("db")
     cat.create_table("db.t", SCHEMA)
-    fail_after_commit.append(cat.engine)
+    faults.engines.append(cat.engine)
+    faults.unreadable_after = True
     with pytest.raises(CommitStateUnknownException), cat.writer("db.t") as w:
         w.write(ids(10))
-    fail_after_commit.clear()
+    faults.heal()
     assert rows(cat, "db.t") == list(range(10))
     assert cat.check() == []
 
 
-def test_item5_create_table_whose_commit_state_is_unknown_keeps_its_metadata(
-    name: str, fail_after_commit: list[Any]
-) -> None:
+def test_item5_create_table_whose_commit_state_is_unknown_keeps_its_metadata(name: str, faults: RegistryFaults) -> None:
     from pyiceberg.exceptions import CommitStateUnknownException
 
     cat = MemCatalog(name)
     cat.create_namespace("db")
-    fail_after_commit.append(cat.engine)
+    faults.engines.append(cat.engine)
+    faults.unreadable_after = True
     with pytest.raises(CommitStateUnknownException):
         cat.create_table("db.t", SCHEMA)
-    fail_after_commit.clear()
+    faults.heal()
     assert rows(cat, "db.t") == []
     assert cat.check() == []
 
