@@ -38,12 +38,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from typing_extensions import override
 
-from memcatalog import config, maintenance, paths, registry, views
+from memcatalog import config, maintenance, registry, urls, views
 from memcatalog.errors import DataNotInMemoryError, EmptyNamespaceError, InvalidMetadataError
-from memcatalog.fileio import delete_quietly, is_memcat, locate
+from memcatalog.fileio import delete_quietly
 from memcatalog.names import check_identifier
 from memcatalog.pool import FileEntry, Pool, get_pool
 from memcatalog.pyiceberg_internals import FlatCommits, new_table, write_table_metadata
+from memcatalog.urls import is_memcat, locate
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -83,7 +84,7 @@ def _register_warehouse(warehouse: str, catalog: MemCatalog) -> None:
     """Remember which catalogs keep tables in which part of a pool, so one's reclaim never takes another's files."""
     if not is_memcat(warehouse):
         return
-    pool_name, key = paths.split_pool(paths.normalize(warehouse))
+    pool_name, key = urls.parse(warehouse)
     with _WAREHOUSES_LOCK:
         _WAREHOUSES.setdefault(pool_name, weakref.WeakValueDictionary())[key] = catalog
 
@@ -154,7 +155,7 @@ class MemCatalog(FlatCommits, SqlCatalog):
     def __init__(self, name: str, **properties: str) -> None:
         props: dict[str, str] = {**pyiceberg_config(name), **{k: str(v) for k, v in properties.items()}}
         pool_name = props.get(config.POOL, name)
-        default_warehouse = f"memcat://{pool_name}/" if pool_name == name else f"memcat://{pool_name}/{name}"
+        default_warehouse = urls.build(pool_name, "" if pool_name == name else name)
         props.setdefault(config.WAREHOUSE, default_warehouse)
         props.setdefault(config.URI, config.DEFAULT_URI)
         props.setdefault(config.PY_IO_IMPL, config.FILE_IO_IMPL)
@@ -539,7 +540,7 @@ class MemCatalog(FlatCommits, SqlCatalog):
         others = [w for w in _warehouses_of(pool.name) if w != key and (not key or w.startswith(key + "/"))]
         found = []
         for file_key in pool.keys(key):
-            url = f"memcat://{pool.name}/{file_key}"
+            url = urls.build(pool.name, file_key)
             entry = pool.entry(file_key)
             if url in referenced or entry is None or any(file_key.startswith(w + "/") for w in others):
                 continue

@@ -33,7 +33,8 @@ FILE_IO_IMPL = "memcatalog.fileio.MemFileIO"
 
 # --- URLs -----------------------------------------------------------------
 PROTOCOL = "memcat"
-SCHEME_PREFIX = "memcat://"
+SCHEME_PREFIX = "memcat://"  # URLs are built and parsed only in memcatalog.urls
+CHAINED_PREFIX = "memcat::"  # fsspec's chained-URL form: memcat::pool/key
 
 _UNITS = {
     "": 1,

@@ -3,45 +3,24 @@
 from __future__ import annotations
 
 import contextlib
-import errno
 from typing import Any
 
 import pyarrow as pa
 from pyiceberg.io import FileIO, InputFile, InputStream, OutputFile, OutputStream, load_file_io
 from pyiceberg.typedef import EMPTY_DICT, Properties
 
-from memcatalog import paths
-from memcatalog.config import PY_IO_IMPL, SCHEME_PREFIX
-from memcatalog.filesystem import WriteFile
-from memcatalog.pool import Pool, find_pool, get_pool
+from memcatalog.config import PY_IO_IMPL, WAREHOUSE
+from memcatalog.files import WriteFile
+from memcatalog.urls import is_memcat, locate
 
-
-def is_memcat(location: str) -> bool:
-    return location.startswith(SCHEME_PREFIX)
+__all__ = ["MemFileIO", "MemInputFile", "MemOutputFile", "delete_quietly", "is_memcat", "locate"]
+# is_memcat and locate live in memcatalog.urls; they stay importable from here for callers not yet moved.
 
 
 def delete_quietly(io: FileIO, location: str) -> None:
     """Delete a file that may already be gone."""
     with contextlib.suppress(FileNotFoundError):
         io.delete(location)
-
-
-def locate(location: str, *, create: bool = False) -> tuple[Pool, str]:
-    """The pool and key behind a ``memcat://`` location.
-
-    Raises:
-        FileNotFoundError: the pool does not exist in this process (and ``create`` is false).
-    """
-    pool_name, key = paths.split_pool(paths.normalize(location))
-    pool = get_pool(pool_name) if create else find_pool(pool_name)
-    if pool is None:
-        raise FileNotFoundError(
-            errno.ENOENT,
-            f"no pool named {pool_name!r} in this process: memcat:// data lives only in the memory "
-            "of the process that wrote it",
-            location,
-        )
-    return pool, key
 
 
 class MemInputFile(InputFile):
@@ -57,7 +36,7 @@ class MemInputFile(InputFile):
     def exists(self) -> bool:
         try:
             pool, key = locate(self.location)
-        except FileNotFoundError:
+        except (FileNotFoundError, IsADirectoryError):  # no such pool; the memcat:// root is no file
             return False
         return pool.entry(key) is not None
 
@@ -96,7 +75,7 @@ class MemFileIO(FileIO):
         io = self._fallbacks.get(scheme)
         if io is None:
             # Without our own impl and memcat:// warehouse, pyiceberg picks its FileIO by the location alone.
-            props = {k: v for k, v in self.properties.items() if k not in (PY_IO_IMPL, "warehouse")}
+            props = {k: v for k, v in self.properties.items() if k not in (PY_IO_IMPL, WAREHOUSE)}
             io = self._fallbacks[scheme] = load_file_io(props, location)
         return io
 

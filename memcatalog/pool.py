@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 
 import pyarrow as pa
 
-from memcatalog import paths
+from memcatalog import paths, urls
 from memcatalog.config import DEFAULT_ALERT_THRESHOLDS, DEFAULT_QUOTA, format_size, parse_size
 from memcatalog.errors import QuotaExceededError
 
@@ -304,7 +304,7 @@ class Pool:
 
     # ---- internals ------------------------------------------------------
     def _url(self, key: str) -> str:
-        return f"memcat://{self.name}/{key}"
+        return urls.build(self.name, key)
 
     def _reserve(self, n: int, key: str, alerts: list[PressureAlert] | None = None) -> None:
         """Reserve ``n`` bytes for ``key``; with ``alerts`` given, pressure alerts are left there to fire later."""
@@ -550,7 +550,7 @@ def get_pool(name: str, *, create: bool = True, quota: int | str | None = None) 
         pool = _POOLS.get(name)
         if pool is None:
             if not create:
-                raise FileNotFoundError(f"memcat://{name}/ (no pool named {name!r} in this process)")
+                raise FileNotFoundError(f"{urls.build(name)} (no pool named {name!r} in this process)")
             pool = _POOLS[name] = Pool(name, DEFAULT_QUOTA if quota is None else quota)
         return pool
 

@@ -30,8 +30,9 @@ from memcatalog.catalog import MemCatalog
 from memcatalog.config import format_size
 from memcatalog.copying import CopyResult, copy_table, delete_all, total_bytes
 from memcatalog.errors import QuotaExceededError, SaveFormatError
-from memcatalog.fileio import is_memcat, locate
 from memcatalog.pool import get_pool
+from memcatalog.urls import build as pool_url
+from memcatalog.urls import is_memcat, locate
 
 FORMAT = "memcatalog-save/1"
 MANIFEST = "memcatalog.json"
@@ -120,7 +121,7 @@ def _check_room(manifest: dict[str, Any]) -> None:
     for pool_name, size in needed.items():
         stats = get_pool(pool_name).stats()
         if size > stats.free:
-            raise QuotaExceededError(f"memcat://{pool_name}/ (restore)", size, stats.free, stats.quota, pool_name)
+            raise QuotaExceededError(f"{pool_url(pool_name)} (restore)", size, stats.free, stats.quota, pool_name)
 
 
 def _all_namespaces(catalog: MemCatalog, parent: Identifier = ()) -> list[Identifier]:
