@@ -73,7 +73,11 @@ def pyiceberg_config(name: str) -> dict[str, str]:
     from pyiceberg.utils.config import Config
 
     found = Config().get_catalog_config(name) or {}
-    return {k: str(v) for k, v in found.items() if not isinstance(v, dict) and k not in ("py-catalog-impl", "type")}
+    return {
+        k: str(v)
+        for k, v in found.items()
+        if not isinstance(v, dict) and k not in (config.PY_CATALOG_IMPL, config.CATALOG_TYPE)
+    }
 
 
 _WAREHOUSES: dict[str, weakref.WeakValueDictionary[str, MemCatalog]] = {}
@@ -166,7 +170,7 @@ class MemCatalog(FlatCommits, SqlCatalog):
         self.pool: Pool = get_pool(pool_name, quota=quota)
         if quota is not None:
             self.pool.set_quota(quota)
-        if strtobool(str(props.get(config.RECLAIM_ON_QUOTA, "false"))):
+        if strtobool(str(props.get(config.RECLAIM_ON_QUOTA, config.DEFAULT_RECLAIM_ON_QUOTA))):
             self.pool.on_full(self._reclaim_on_full)
         busy = int(props.get(config.SQLITE_BUSY_TIMEOUT, config.DEFAULT_SQLITE_BUSY_TIMEOUT_MS))
         self.engine = registry.create_registry_engine(

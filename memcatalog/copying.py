@@ -19,7 +19,8 @@ from pyiceberg.manifest import ManifestContent, ManifestFile, write_manifest, wr
 from pyiceberg.serializers import ToOutputFile
 from pyiceberg.table.metadata import TableMetadata
 
-CHUNK = 8 * 2**20  # bytes copied per read
+from memcatalog.config import COPY_CHUNK_BYTES
+
 Progress = Callable[[int], None]
 
 
@@ -54,7 +55,7 @@ class _Copier:
         new = self.copied[old] = self.new_path(old)
         with self.src_io.new_input(old).open() as src, self.dst_io.new_output(new).create(overwrite=True) as dst:
             self.result.files.append(new)
-            while chunk := src.read(CHUNK):
+            while chunk := src.read(COPY_CHUNK_BYTES):
                 dst.write(chunk)
                 self.result.bytes += len(chunk)
                 if self.progress:

@@ -25,7 +25,7 @@ from pyiceberg.serializers import FromInputFile
 from pyiceberg.table import Table
 from pyiceberg.typedef import Identifier
 
-from memcatalog import maintenance
+from memcatalog import config, maintenance
 from memcatalog.catalog import MemCatalog
 from memcatalog.config import format_size
 from memcatalog.copying import CopyResult, copy_table, delete_all, total_bytes
@@ -193,7 +193,7 @@ def import_table(
     if isinstance(source, Table):
         metadata, src_io = source.metadata, source.io
     else:
-        src_io = load_file_io(catalog.properties | {"py-io-impl": "memcatalog.fileio.MemFileIO"}, source)
+        src_io = load_file_io(catalog.properties | {config.PY_IO_IMPL: config.FILE_IO_IMPL}, source)
         metadata = FromInputFile.table_metadata(src_io.new_input(source))
     ns = Catalog.namespace_to_string(Catalog.namespace_from(identifier))
     target = catalog._resolve_table_location(None, ns, Catalog.table_name_from(identifier))

@@ -21,13 +21,11 @@ if TYPE_CHECKING:
     from memcatalog.catalog import MemCatalog
     from memcatalog.duckdb import CatalogConnection
 
-DEFAULT_QUOTA = "1GiB"
-
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addini(
-        "memcatalog_quota", "pool quota of the memcatalog fixture (bytes or e.g. 256MiB)", default=DEFAULT_QUOTA
-    )
+    # No default here: the fixture falls back to memcatalog.config.DEFAULT_QUOTA, so importing the
+    # plugin (in every pytest run where memcatalog is installed) does not import memcatalog.
+    parser.addini("memcatalog_quota", "pool quota of the memcatalog fixture (bytes or e.g. 256MiB; default 1GiB)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -38,10 +36,11 @@ def pytest_configure(config: pytest.Config) -> None:
 def memcatalog(request: pytest.FixtureRequest) -> Iterator[MemCatalog]:
     """A fresh in-memory Iceberg catalog, audited and freed after the test."""
     from memcatalog.catalog import MemCatalog
+    from memcatalog.config import DEFAULT_QUOTA_TEXT
     from memcatalog.pool import drop_pool
 
     marker = request.node.get_closest_marker("memcatalog_quota")
-    quota = str(marker.args[0]) if marker else str(request.config.getini("memcatalog_quota"))
+    quota = str(marker.args[0]) if marker else str(request.config.getini("memcatalog_quota") or DEFAULT_QUOTA_TEXT)
     catalog = MemCatalog(f"pytest_{uuid.uuid4().hex[:12]}", quota=quota)
     try:
         yield catalog
