@@ -10,9 +10,12 @@ from memcatalog.errors import (
     ExtensionNotAvailableError,
     InvalidMetadataError,
     MemcatalogError,
+    NoSuchPlanError,
     QuotaExceededError,
+    RestRequestError,
     SaveFormatError,
     SchemaValidationError,
+    ServerStartError,
     WriteAbortedError,
 )
 from memcatalog.filesystem import MemCatalogFileSystem
@@ -23,6 +26,7 @@ if TYPE_CHECKING:  # the lazily loaded names below, for type checkers
     from memcatalog.errors import EmptyNamespaceError
     from memcatalog.maintenance import ReclaimResult
     from memcatalog.transfer import export_table, import_table, restore, save
+    from memcatalog.validation import validate
     from memcatalog.writer import TableWriter
 
 __version__ = "0.1.0"
@@ -35,13 +39,16 @@ __all__ = [
     "MemCatalog",
     "MemCatalogFileSystem",
     "MemcatalogError",
+    "NoSuchPlanError",
     "Pool",
     "PoolStats",
     "PressureAlert",
     "QuotaExceededError",
     "ReclaimResult",
+    "RestRequestError",
     "SaveFormatError",
     "SchemaValidationError",
+    "ServerStartError",
     "TableUsage",
     "TableWriter",
     "WriteAbortedError",
@@ -54,6 +61,7 @@ __all__ = [
     "parse_size",
     "restore",
     "save",
+    "validate",
 ]
 
 
@@ -69,6 +77,7 @@ _LAZY = {
     "restore": "memcatalog.transfer",
     "import_table": "memcatalog.transfer",
     "export_table": "memcatalog.transfer",
+    "validate": "memcatalog.validation",
 }
 
 

@@ -78,6 +78,23 @@ class WriteAbortedError(MemcatalogError, OSError):
     """A data file was started after its write was aborted."""
 
 
+class ServerStartError(MemcatalogError, RuntimeError):
+    """A background server could not start (port taken, app failed at startup)."""
+
+
+class RestRequestError(MemcatalogError, ValueError):
+    """A request the REST server cannot act on; carries its HTTP status and the spec's error type."""
+
+    def __init__(self, message: str, status: int = 400, error_type: str = "BadRequestException") -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_type = error_type
+
+
+class NoSuchPlanError(MemcatalogError, LookupError):
+    """A scan plan id the REST server does not know (never issued, cancelled, or already fetched)."""
+
+
 # EmptyNamespaceError is also pyiceberg's NoSuchNamespaceError; it is built on first use so that
 # importing memcatalog (the pool and memcat:// for fsspec users) does not import pyiceberg.
 if TYPE_CHECKING:

@@ -16,17 +16,13 @@ import warnings
 from types import TracebackType
 from typing import Any
 
-from memcatalog.errors import MemcatalogError
+from memcatalog.errors import ServerStartError as ServerStartError  # defined with every other error
 
 logger = logging.getLogger("memcatalog.serving")
 
 LOOPBACK_HOST = "127.0.0.1"
 STARTUP_TIMEOUT_SECONDS = 30.0  # a server that has not started by then is reported as failed
 INSTALL_HINT = "serving needs starlette and uvicorn: pip install 'memcatalog[serve]'"
-
-
-class ServerStartError(MemcatalogError, RuntimeError):
-    """A background server could not start (port taken, app failed at startup)."""
 
 
 def is_loopback(host: str) -> bool:

@@ -21,7 +21,7 @@ from memcatalog.config import (
     parse_size,
 )
 from memcatalog.tracking import TrackingFileIO
-from memcatalog.validate import Batch, validate
+from memcatalog.validation import Batch, validate
 
 
 class TableWriter:
