@@ -17,6 +17,7 @@ from pyiceberg.typedef import Identifier
 from memcatalog import registry
 from memcatalog.errors import ExtensionNotAvailableError
 from memcatalog.filesystem import MemCatalogFileSystem
+from memcatalog.pyiceberg_internals import table_type_filter
 
 if TYPE_CHECKING:
     import duckdb as duckdb_module
@@ -115,9 +116,7 @@ class CatalogConnection:
         """Bring every view in line with the registry (new, changed, renamed and dropped tables)."""
         wanted: dict[tuple[str, str, str], str] = {}
         for i, catalog in enumerate(self.catalogs):
-            for ns, table, location in registry.all_tables(
-                catalog.engine, catalog.name, catalog._iceberg_type_filter()
-            ):
+            for ns, table, location in registry.all_tables(catalog.engine, catalog.name, table_type_filter(catalog)):
                 if not location:
                     continue
                 databases = (["memory"] if i == 0 else []) + [self.databases[catalog.name]]

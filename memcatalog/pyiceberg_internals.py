@@ -17,8 +17,10 @@ an existing one.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyiceberg.catalog import Catalog, MetastoreCatalog
 from pyiceberg.io import FileIO, OutputFile
+from pyiceberg.manifest import DataFile
 from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC, PartitionSpec
 from pyiceberg.schema import Schema
 from pyiceberg.serializers import ToOutputFile
@@ -49,6 +52,7 @@ if TYPE_CHECKING:
     from pyiceberg.table.update.sorting import UpdateSortOrder
     from pyiceberg.table.update.spec import UpdateSpec
     from pyiceberg.table.update.statistics import UpdateStatistics
+    from sqlalchemy import Engine
 
 logger = logging.getLogger("memcatalog.pyiceberg_internals")
 
@@ -622,3 +626,84 @@ if METADATA_JSON.problem:  # pragma: no cover - exercised only by a changed pyic
     logger.warning("memcatalog: %s; metadata files are written by pyiceberg's own serializer.", METADATA_JSON.problem)
 
 # ===================================================================================== end of metadata JSON
+
+
+# =====================================================================================
+# Section: the catalog and the writer (issue 14)
+#
+# What MemCatalog and TableWriter need beyond pyiceberg's public API, each wrapped once:
+#   - SqlCatalog.__init__ is bypassed: MetastoreCatalog.__init__ + SqlCatalog._init_catalog
+#     (init_sql_catalog);
+#   - Catalog._convert_schema_if_needed (to_iceberg_schema);
+#   - MetastoreCatalog._write_metadata, overridden (MetadataWriteHook);
+#   - pyiceberg.io.pyarrow._dataframe_to_data_files (write_data_files).
+# The catalog also uses table_type_filter and resolve_table_location from the REST section.
+# Everything else goes through public API: pyiceberg.io.load_file_io (not
+# Catalog._load_file_io), SqlCatalog.create_table (MemCatalog delegates to it).
+# =====================================================================================
+
+
+def init_sql_catalog(
+    catalog: SqlCatalog, name: str, properties: Properties, engine: Callable[[Properties], Engine]
+) -> None:
+    """Do what ``SqlCatalog.__init__`` does, with ``engine(properties)`` as the registry's engine.
+
+    Why: ``SqlCatalog.__init__`` builds its engine with a bare ``create_engine(uri)`` and creates
+    the registry tables in it. MemCatalog needs its own engine (one shared connection for an
+    in-memory SQLite registry, a busy timeout, pre-ping for servers); letting SqlCatalog build
+    one first would open a second connection pool and, for ``sqlite:///:memory:``, create the
+    tables in a database nobody uses. Private name used: ``SqlCatalog._init_catalog`` (detects
+    the registry's schema version, creates the tables). The contract test checks that
+    SqlCatalog's own ``__init__`` sets nothing this leaves out.
+    """
+    MetastoreCatalog.__init__(catalog, name, **properties)
+    catalog.engine = engine(catalog.properties)
+    catalog._init_catalog()
+
+
+def to_iceberg_schema(schema: Schema | pa.Schema, format_version: int = 2) -> Schema:
+    """An Arrow schema as the Iceberg schema ``create_table`` would give the table (an Iceberg schema as is).
+
+    Why: pyiceberg has no public conversion of an Arrow schema without field ids (its public
+    ``pyarrow_to_schema`` needs ids or a name mapping); ``create_table`` and ``create_view``
+    use ``Catalog._convert_schema_if_needed``, which assigns fresh ids and honours the
+    nanosecond-downcast setting. MemCatalog converts first so that a bad schema is reported
+    before anything else, as SqlCatalog does.
+    """
+    converted: Schema = Catalog._convert_schema_if_needed(schema, format_version)  # type: ignore[arg-type]
+    return converted
+
+
+class MetadataWriteHook(MetastoreCatalog):
+    """Mixin: every table metadata file pyiceberg's catalog code writes goes through :meth:`write_metadata_file`.
+
+    Why: ``create_table``, ``commit_table`` and create-table transactions write metadata files
+    through the private static ``MetastoreCatalog._write_metadata``; pyiceberg offers no public
+    hook. MemCatalog serializes them its own way, caches what it wrote, and frees the file when
+    the registry does not take it.
+    """
+
+    @override
+    def _write_metadata(self, metadata: TableMetadata, io: FileIO, metadata_path: str) -> None:  # type: ignore[override]
+        self.write_metadata_file(metadata, io, metadata_path)
+
+    def write_metadata_file(self, metadata: TableMetadata, io: FileIO, metadata_path: str) -> None:
+        """Write one table metadata file; pyiceberg's own serializer unless overridden."""
+        ToOutputFile.table_metadata(metadata, io.new_output(metadata_path))
+
+
+def write_data_files(
+    metadata: TableMetadata, data: pa.Table, io: FileIO, write_uuid: uuid.UUID, counter: itertools.count[int]
+) -> list[DataFile]:
+    """Write ``data`` as Parquet data files of the table (target size, partitions, properties) without committing.
+
+    Why: TableWriter writes files as its buffer fills and commits them all in one snapshot at
+    the end (bounded memory); pyiceberg's public ``Table.append`` writes and commits in one
+    step. The writing step alone is the private ``pyiceberg.io.pyarrow._dataframe_to_data_files``.
+    """
+    from pyiceberg.io.pyarrow import _dataframe_to_data_files
+
+    return list(_dataframe_to_data_files(metadata, data, io, write_uuid, counter))
+
+
+# ===================================================================================== end of the catalog and the writer

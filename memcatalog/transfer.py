@@ -31,6 +31,7 @@ from memcatalog.config import format_size
 from memcatalog.copying import CopyResult, copy_table, delete_all, total_bytes
 from memcatalog.errors import QuotaExceededError, SaveFormatError
 from memcatalog.pool import get_pool
+from memcatalog.pyiceberg_internals import resolve_table_location
 from memcatalog.urls import build as pool_url
 from memcatalog.urls import is_memcat, locate
 
@@ -196,7 +197,7 @@ def import_table(
         src_io = load_file_io(catalog.properties | {config.PY_IO_IMPL: config.FILE_IO_IMPL}, source)
         metadata = FromInputFile.table_metadata(src_io.new_input(source))
     ns = Catalog.namespace_to_string(Catalog.namespace_from(identifier))
-    target = catalog._resolve_table_location(None, ns, Catalog.table_name_from(identifier))
+    target = resolve_table_location(catalog, None, ns, Catalog.table_name_from(identifier))
     if catalog.table_exists(identifier):
         from pyiceberg.exceptions import TableAlreadyExistsError
 

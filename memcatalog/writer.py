@@ -9,7 +9,6 @@ from typing import Any
 
 import pyarrow as pa
 from pyiceberg.expressions import AlwaysTrue
-from pyiceberg.io.pyarrow import _dataframe_to_data_files
 from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table, TableProperties
 
@@ -20,6 +19,7 @@ from memcatalog.config import (
     TARGET_FILE_SIZE_QUOTA_DIVISOR,
     parse_size,
 )
+from memcatalog.pyiceberg_internals import write_data_files
 from memcatalog.tracking import TrackingFileIO
 from memcatalog.validation import Batch, validate
 
@@ -112,9 +112,7 @@ class TableWriter:
             return
         data = pa.concat_tables(self._buffer)
         self._buffer, self._buffered_bytes = [], 0
-        self._pending.extend(
-            _dataframe_to_data_files(self._metadata(), data, self._io, self._write_uuid, self._counter)
-        )
+        self._pending.extend(write_data_files(self._metadata(), data, self._io, self._write_uuid, self._counter))
         if self.commit_every_files and len(self._pending) >= self.commit_every_files:
             self._commit_pending()
 
