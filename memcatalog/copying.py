@@ -20,6 +20,7 @@ from pyiceberg.serializers import ToOutputFile
 from pyiceberg.table.metadata import TableMetadata
 
 from memcatalog.config import COPY_CHUNK_BYTES
+from memcatalog.pyiceberg_internals import data_file_with, manifest_file_with
 
 Progress = Callable[[int], None]
 
@@ -80,10 +81,10 @@ class _Copier:
             for entry in entries:
                 old = entry.data_file.file_path
                 new = self.copy_bytes(old) if entry.status.name != "DELETED" else self.new_path(old)
-                _set(entry.data_file, "file_path", _DATA_FILE_PATH, new)
+                entry.data_file = data_file_with(entry.data_file, file_path=new)
                 w.add_entry(entry)
         written = w.to_manifest_file()
-        copied = _with(manifest, manifest_path=new_path, manifest_length=written.manifest_length)
+        copied = manifest_file_with(manifest, manifest_path=new_path, manifest_length=written.manifest_length)
         self.manifests[manifest.manifest_path] = copied
         return copied
 
@@ -126,26 +127,6 @@ class _Copier:
         self.result.files.append(location)
         self.result.metadata_location = location
         return self.result
-
-
-# pyiceberg's Records expose these fields as read-only properties over positions.
-_DATA_FILE_PATH = 1
-_MANIFEST_POSITIONS = {"manifest_path": 0, "manifest_length": 1}
-
-
-def _set(record: Any, name: str, position: int, value: Any) -> None:
-    record[position] = value
-    if getattr(record, name) != value:
-        raise RuntimeError(f"pyiceberg's {type(record).__name__} layout changed: cannot set {name}")
-
-
-def _with(manifest: ManifestFile, **changes: Any) -> ManifestFile:
-    from copy import deepcopy
-
-    out = deepcopy(manifest)
-    for name, value in changes.items():
-        _set(out, name, _MANIFEST_POSITIONS[name], value)
-    return out
 
 
 def copy_table(

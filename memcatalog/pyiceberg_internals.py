@@ -29,7 +29,13 @@ from typing import TYPE_CHECKING, Any
 
 from pyiceberg.catalog import Catalog, MetastoreCatalog
 from pyiceberg.io import FileIO, OutputFile
-from pyiceberg.manifest import DataFile
+from pyiceberg.manifest import (
+    DATA_FILE_TYPE,
+    DEFAULT_READ_VERSION,
+    MANIFEST_LIST_FILE_SCHEMAS,
+    DataFile,
+    ManifestFile,
+)
 from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC, PartitionSpec
 from pyiceberg.schema import Schema
 from pyiceberg.serializers import ToOutputFile
@@ -704,6 +710,34 @@ def write_data_files(
     from pyiceberg.io.pyarrow import _dataframe_to_data_files
 
     return list(_dataframe_to_data_files(metadata, data, io, write_uuid, counter))
+
+
+def data_file_with(data_file: DataFile, **changes: Any) -> DataFile:
+    """A copy of a data file read from a manifest, with ``changes`` (``file_path=...``) applied.
+
+    Public constructors only (``DataFile.from_args``): pyiceberg's records are positional, with
+    read-only properties, and setting a field by position would break silently when a release
+    reorders them. Rests on: every field of ``DATA_FILE_TYPE[DEFAULT_READ_VERSION]`` (the layout
+    pyiceberg reads manifests with) is a property of that name; the contract test checks it.
+    """
+    fields = {f.name: getattr(data_file, f.name) for f in DATA_FILE_TYPE[DEFAULT_READ_VERSION].fields}
+    unknown = set(changes) - set(fields)
+    if unknown:
+        raise ValueError(f"DataFile has no field {sorted(unknown)[0]!r}")
+    copy = DataFile.from_args(DEFAULT_READ_VERSION, **{**fields, **changes})
+    spec_id = getattr(data_file, "spec_id", None)  # set by pyiceberg when it reads a manifest, outside the record
+    if spec_id is not None:
+        copy.spec_id = spec_id
+    return copy
+
+
+def manifest_file_with(manifest: ManifestFile, **changes: Any) -> ManifestFile:
+    """A copy of a manifest list entry with ``changes`` (``manifest_path=...``) applied; as :func:`data_file_with`."""
+    fields = {f.name: getattr(manifest, f.name) for f in MANIFEST_LIST_FILE_SCHEMAS[DEFAULT_READ_VERSION].fields}
+    unknown = set(changes) - set(fields)
+    if unknown:
+        raise ValueError(f"ManifestFile has no field {sorted(unknown)[0]!r}")
+    return ManifestFile.from_args(DEFAULT_READ_VERSION, **{**fields, **changes})
 
 
 # ===================================================================================== end of the catalog and the writer

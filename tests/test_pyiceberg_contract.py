@@ -386,3 +386,44 @@ def test_write_data_files_writes_without_committing(catalog: MemCatalog) -> None
         for f in files:
             append.append_data_file(f)
     assert catalog.load_table("db.t").scan().to_arrow().sort_by("id").equals(_data(0, 7))
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_records_copied_through_public_constructors_equal_the_originals(catalog: MemCatalog, version: int) -> None:
+    table = catalog.create_table(f"db.v{version}", _data(0).schema, properties={"format-version": str(version)})
+    table.append(_data(0))
+    manifest = table.current_snapshot().manifests(table.io)[0]  # type: ignore[union-attr]
+    assert internals.manifest_file_with(manifest) == manifest
+    moved = internals.manifest_file_with(manifest, manifest_path="memcat://x/m.avro", manifest_length=7)
+    assert (moved.manifest_path, moved.manifest_length) == ("memcat://x/m.avro", 7)
+    assert moved.added_snapshot_id == manifest.added_snapshot_id and moved.partitions == manifest.partitions
+    data_file = next(iter(manifest.fetch_manifest_entry(table.io))).data_file
+    assert internals.data_file_with(data_file) == data_file
+    copy = internals.data_file_with(data_file, file_path="memcat://x/d.parquet")
+    assert copy.file_path == "memcat://x/d.parquet" and copy.record_count == data_file.record_count
+    assert copy.spec_id == data_file.spec_id and copy.column_sizes == data_file.column_sizes
+
+
+def test_a_field_pyiceberg_does_not_have_is_refused(catalog: MemCatalog) -> None:
+    table = catalog.create_table("db.t", _data(0).schema)
+    table.append(_data(0))
+    manifest = table.current_snapshot().manifests(table.io)[0]  # type: ignore[union-attr]
+    with pytest.raises(ValueError, match="no field 'path'"):
+        internals.manifest_file_with(manifest, path="x")
+    with pytest.raises(ValueError, match="no field 'path'"):
+        internals.data_file_with(next(iter(manifest.fetch_manifest_entry(table.io))).data_file, path="x")
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_table_copied_with_these_records_reads_back_the_same(catalog: MemCatalog, version: int) -> None:
+    source = catalog.create_table("db.src", _data(0).schema, properties={"format-version": str(version)})
+    source.append(_data(0))
+    source.append(_data(10))
+    copied = memcatalog.import_table(catalog, "db.copy", catalog.load_table("db.src"))
+    assert copied.scan().to_arrow().sort_by("id").equals(source.scan().to_arrow().sort_by("id"))
+    assert [s.snapshot_id for s in copied.snapshots()] == [s.snapshot_id for s in source.snapshots()]
+    assert all(f.startswith(copied.location()) for f in _data_files(copied))
+
+
+def _data_files(table: Table) -> list[str]:
+    return [task.file.file_path for task in table.scan().plan_files()]
