@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import duckdb as duckdb_module
 
     from memcatalog.catalog import MemCatalog
+    from memcatalog.rest import RestServer
 
 AT_SNAPSHOT = "_at_snapshot"  # SELECT * FROM db.events_at_snapshot(1234)
 AS_OF = "_as_of"  # SELECT * FROM db.events_as_of(TIMESTAMP '2026-01-01 12:00:00')
@@ -234,7 +235,7 @@ def attach(
     con: duckdb_module.DuckDBPyConnection | None = None,
     *,
     name: str | None = None,
-    server: Any = None,
+    server: RestServer | None = None,
 ) -> duckdb_module.DuckDBPyConnection:
     """ATTACH a catalog read-write over the REST protocol: DuckDB SQL writes become Iceberg commits.
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any
 
 import pyarrow as pa
 from pyiceberg.io import FileIO, InputFile, InputStream, OutputFile, OutputStream, load_file_io
@@ -93,9 +92,9 @@ class MemFileIO(FileIO):
         pool, key = locate(path)
         pool.remove(key)
 
-    def __getstate__(self) -> dict[str, Any]:
+    def __getstate__(self) -> dict[str, Properties]:
         return {"properties": self.properties}
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
+    def __setstate__(self, state: dict[str, Properties]) -> None:
         FileIO.__init__(self, state["properties"])
         self._fallbacks = {}

@@ -9,11 +9,11 @@ from __future__ import annotations
 import errno
 import io
 import sys
-from types import FrameType
-from typing import Any
+from types import FrameType, TracebackType
 
 import pyarrow as pa
 from fsspec.core import OpenFile
+from typing_extensions import Buffer
 
 from memcatalog import urls
 from memcatalog.pool import PoolWriter
@@ -61,7 +61,7 @@ class BufferFile(io.RawIOBase):
     def readall(self) -> bytes:
         return self.read(-1)
 
-    def readinto(self, b: Any) -> int:
+    def readinto(self, b: Buffer) -> int:
         target = memoryview(b).cast("B")
         n = max(min(len(target), self.size - self._pos), 0)
         target[:n] = self._view[self._pos : self._pos + n]
@@ -93,7 +93,7 @@ class WriteFile(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
-    def write(self, data: Any) -> int:
+    def write(self, data: bytes | bytearray | memoryview | pa.Buffer) -> int:
         if self.closed:
             raise ValueError("I/O operation on closed file")
         return self._writer.write(data)
@@ -123,7 +123,9 @@ class WriteFile(io.RawIOBase):
         self._writer.abort()
         super().close()
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if exc_type is not None:
             self.discard()
         else:

@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from pyiceberg.table.update.sorting import UpdateSortOrder
     from pyiceberg.table.update.spec import UpdateSpec
     from pyiceberg.table.update.statistics import UpdateStatistics
-    from sqlalchemy import Engine
+    from sqlalchemy import ColumnElement, Engine
 
 logger = logging.getLogger("memcatalog.pyiceberg_internals")
 
@@ -96,12 +96,13 @@ def table_row(catalog: SqlCatalog, namespace: str, table: str, metadata_location
     return dict(catalog._create_table_row(namespace, table, metadata_location))
 
 
-def table_type_filter(catalog: SqlCatalog) -> Any:
+def table_type_filter(catalog: SqlCatalog) -> ColumnElement[bool] | None:
     """SqlCatalog's WHERE clause that keeps views (iceberg_type VIEW) out of table lookups, or None on v0 schemas.
 
     Why: views share ``iceberg_tables`` with tables (the JDBC catalog's layout).
     """
-    return catalog._iceberg_type_filter()
+    found: ColumnElement[bool] | None = catalog._iceberg_type_filter()
+    return found
 
 
 def schema_version(catalog: SqlCatalog) -> str:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import itertools
 import uuid
 from types import TracebackType
-from typing import Any
 
 import pyarrow as pa
 from pyiceberg.expressions import AlwaysTrue
 from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table, TableProperties
+from pyiceberg.table.metadata import TableMetadata
 
 from memcatalog.config import (
     DEFAULT_COMPRESSION,
@@ -152,7 +152,7 @@ class TableWriter:
             self.abort()
 
     # ---- internals --------------------------------------------------------------
-    def _metadata(self) -> Any:
+    def _metadata(self) -> TableMetadata:
         props = dict(self.table.metadata.properties)
         props[TableProperties.PARQUET_COMPRESSION] = self.compression
         props[TableProperties.WRITE_TARGET_FILE_SIZE_BYTES] = str(self.target_file_size)
