@@ -38,7 +38,7 @@ from memcatalog import config, maintenance, registry, urls, views
 from memcatalog.errors import DataNotInMemoryError, EmptyNamespaceError, InvalidMetadataError
 from memcatalog.fileio import delete_quietly
 from memcatalog.names import check_identifier
-from memcatalog.pool import FileEntry, Pool, get_pool
+from memcatalog.pool import FileEntry, Pool, get_pool, locate
 from memcatalog.pyiceberg_internals import (
     FlatCommits,
     MetadataWriteHook,
@@ -48,7 +48,7 @@ from memcatalog.pyiceberg_internals import (
     to_iceberg_schema,
     write_table_metadata,
 )
-from memcatalog.urls import is_memcat, locate
+from memcatalog.urls import is_memcat
 
 if TYPE_CHECKING:
     import pyarrow as pa

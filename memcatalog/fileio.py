@@ -10,10 +10,11 @@ from pyiceberg.typedef import EMPTY_DICT, Properties
 
 from memcatalog.config import PY_IO_IMPL, WAREHOUSE
 from memcatalog.files import WriteFile
-from memcatalog.urls import is_memcat, locate
+from memcatalog.pool import locate
+from memcatalog.urls import is_memcat
 
 __all__ = ["MemFileIO", "MemInputFile", "MemOutputFile", "delete_quietly", "is_memcat", "locate"]
-# is_memcat and locate live in memcatalog.urls; they stay importable from here for callers not yet moved.
+# is_memcat (memcatalog.urls) and locate (memcatalog.pool) stay importable from here for callers not yet moved.
 
 
 def delete_quietly(io: FileIO, location: str) -> None:

@@ -21,7 +21,7 @@ from fsspec.transaction import Transaction
 from memcatalog import paths, urls
 from memcatalog.config import PROTOCOL
 from memcatalog.files import BufferFile, WriteFile
-from memcatalog.pool import Pool, list_pools
+from memcatalog.pool import Pool, list_pools, locate
 
 logger = logging.getLogger("memcatalog.filesystem")
 _moving = threading.local()  # set while mv copies: those copies are not deferred by a transaction
@@ -53,7 +53,7 @@ class MemCatalogFileSystem(AbstractFileSystem):  # type: ignore[misc]
 
     # ---- pool lookup ------------------------------------------------------
     def _locate(self, path: str, *, create: bool = False) -> tuple[Pool, str]:
-        return urls.locate(path, create=create)
+        return locate(path, create=create)
 
     # ---- reading ---------------------------------------------------------------
     def info(self, path: str, **kwargs: Any) -> dict[str, Any]:

@@ -559,6 +559,29 @@ def find_pool(name: str) -> Pool | None:
     return _POOLS.get(name)
 
 
+def locate(url: str, *, create: bool = False) -> tuple[Pool, str]:
+    """The pool and key behind a pool URL (see :mod:`memcatalog.urls`); ``create`` makes a missing pool.
+
+    The one lookup the filesystem, the FileIO, the catalog and transfers share.
+
+    Raises:
+        IsADirectoryError: the URL is the root of ``memcat://`` (which lists pools, and holds no files).
+        FileNotFoundError: the pool does not exist in this process (and ``create`` is false).
+    """
+    pool_name, key = urls.parse(url)
+    if not pool_name:
+        raise IsADirectoryError(errno.EISDIR, "the memcat:// root lists pools; it holds no files", url)
+    pool = get_pool(pool_name) if create else find_pool(pool_name)
+    if pool is None:
+        raise FileNotFoundError(
+            errno.ENOENT,
+            f"no pool named {pool_name!r} in this process: memcat:// data lives only in the memory "
+            "of the process that wrote it",
+            url,
+        )
+    return pool, key
+
+
 def list_pools() -> list[str]:
     with _POOLS_LOCK:
         return sorted(_POOLS)

@@ -30,10 +30,10 @@ from memcatalog.catalog import MemCatalog
 from memcatalog.config import format_size
 from memcatalog.copying import CopyResult, copy_table, delete_all, total_bytes
 from memcatalog.errors import QuotaExceededError, SaveFormatError
-from memcatalog.pool import get_pool
+from memcatalog.pool import get_pool, locate
 from memcatalog.pyiceberg_internals import resolve_table_location
 from memcatalog.urls import build as pool_url
-from memcatalog.urls import is_memcat, locate
+from memcatalog.urls import is_memcat
 
 FORMAT = "memcatalog-save/1"
 MANIFEST = "memcatalog.json"

@@ -2,17 +2,18 @@
 
 ``memcat://<pool>/<key>`` (and fsspec's chained ``memcat::<pool>/<key>``) name the file
 ``<key>`` of the process-wide pool ``<pool>``. Everything that turns a URL into a pool and
-a key, or a pool and a key into a URL, calls this module: the fsspec filesystem, the
-pyiceberg FileIO, the catalog, transfers.
+a key, or a pool and a key into a URL, calls this module: the pools' own error messages, the fsspec
+filesystem, the pyiceberg FileIO, the catalog, transfers. It deals in pool *names*; the
+live pool behind a URL is :func:`memcatalog.pool.locate` (parse here, then the pool
+registry), so this module imports nothing above the configuration.
 
 Other schemes can map to pools too (the S3 endpoint of a served pool):
 :func:`register_scheme` installs a resolver, after which :func:`parse`, :func:`is_pool_url`
-and :func:`locate` accept that scheme's URLs.
+and :func:`memcatalog.pool.locate` accept that scheme's URLs.
 """
 
 from __future__ import annotations
 
-import errno
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -21,7 +22,7 @@ from memcatalog import paths
 from memcatalog.config import PROTOCOL, SCHEME_PREFIX
 
 if TYPE_CHECKING:
-    from memcatalog.pool import Pool
+    pass
 
 Resolver = Callable[[str], "tuple[str, str] | None"]
 """Maps a URL of a registered scheme to ``(pool, key)``, or None when the URL names no pool."""
@@ -65,30 +66,6 @@ def parse(url: str) -> tuple[str, str]:
         pool, key = registered
         return paths.split_pool(paths.normalize(f"{pool}/{key}"))
     return paths.split_pool(paths.normalize(url))
-
-
-def locate(url: str, *, create: bool = False) -> tuple[Pool, str]:
-    """The pool and key behind a pool URL; ``create`` makes the pool if it does not exist yet.
-
-    Raises:
-        IsADirectoryError: the URL is the root of ``memcat://`` (which lists pools, and holds no files).
-        FileNotFoundError: the pool does not exist in this process (and ``create`` is false).
-    """
-    # pool.py imports this module for its error messages, so the registry is imported here.
-    from memcatalog.pool import find_pool, get_pool
-
-    pool_name, key = parse(url)
-    if not pool_name:
-        raise IsADirectoryError(errno.EISDIR, "the memcat:// root lists pools; it holds no files", url)
-    pool = get_pool(pool_name) if create else find_pool(pool_name)
-    if pool is None:
-        raise FileNotFoundError(
-            errno.ENOENT,
-            f"no pool named {pool_name!r} in this process: memcat:// data lives only in the memory "
-            "of the process that wrote it",
-            url,
-        )
-    return pool, key
 
 
 def register_scheme(scheme: str, resolver: Resolver) -> None:

@@ -1,4 +1,4 @@
-"""memcatalog.urls: the one module turning URLs into (pool, key) and back."""
+"""memcatalog.urls turns URLs into (pool, key) and back; memcatalog.pool.locate finds the live pool."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import memcatalog
 from memcatalog import urls
 from memcatalog.fileio import MemFileIO
-from memcatalog.pool import Pool
+from memcatalog.pool import Pool, locate
 
 _part = st.text(st.characters(blacklist_characters="/\x00", blacklist_categories=("Cs",)), min_size=1).filter(
     lambda p: p not in (".", "..")
@@ -42,24 +42,24 @@ def test_a_url_that_walks_out_of_its_pool_is_refused() -> None:
 
 
 def test_locate_finds_the_pool_and_key(pool: Pool) -> None:
-    found, key = urls.locate(urls.build(pool.name, "a/b.bin"))
+    found, key = locate(urls.build(pool.name, "a/b.bin"))
     assert found is pool and key == "a/b.bin"
 
 
 def test_locate_of_a_missing_pool_names_it_and_creates_nothing(pool_name: str) -> None:
     with pytest.raises(FileNotFoundError, match=f"no pool named '{pool_name}' in this process"):
-        urls.locate(urls.build(pool_name, "x"))
+        locate(urls.build(pool_name, "x"))
     assert memcatalog.pool.find_pool(pool_name) is None
 
 
 def test_locate_with_create_makes_the_pool(pool_name: str) -> None:
-    pool, key = urls.locate(urls.build(pool_name, "x"), create=True)
+    pool, key = locate(urls.build(pool_name, "x"), create=True)
     assert pool is memcatalog.pool.find_pool(pool_name) and key == "x"
 
 
 def test_the_memcat_root_is_no_file() -> None:
     with pytest.raises(IsADirectoryError):
-        urls.locate("memcat://")
+        locate("memcat://")
 
 
 def test_filesystem_and_fileio_report_a_missing_pool_alike(pool_name: str) -> None:
@@ -94,7 +94,7 @@ def served_scheme(pool: Pool) -> Iterator[str]:
 def test_a_registered_scheme_maps_its_urls_to_pools(served_scheme: str, pool: Pool) -> None:
     pool.put("k/x.bin", b"abc")
     assert urls.is_pool_url("served://b/k/x.bin") and not urls.is_pool_url("served://other/x")
-    found, key = urls.locate("served://b/k/x.bin")
+    found, key = locate("served://b/k/x.bin")
     assert found is pool and bytes(found.get(key)) == b"abc"
 
 
