@@ -9,7 +9,7 @@ from memcatalog.errors import (
     DataNotInMemoryError,
     ExtensionNotAvailableError,
     InvalidMetadataError,
-    MemcatalogError,
+    MemCatalogError,
     NoSuchPlanError,
     QuotaExceededError,
     RestRequestError,
@@ -18,7 +18,7 @@ from memcatalog.errors import (
     ServerStartError,
     WriteAbortedError,
 )
-from memcatalog.filesystem import MemCatalogFileSystem
+from memcatalog.filesystem import PoolFileSystem
 from memcatalog.pool import Pool, PoolStats, PressureAlert, drop_pool, get_pool, list_pools
 
 if TYPE_CHECKING:  # the lazily loaded names below, for type checkers
@@ -37,10 +37,10 @@ __all__ = [
     "ExtensionNotAvailableError",
     "InvalidMetadataError",
     "MemCatalog",
-    "MemCatalogFileSystem",
-    "MemcatalogError",
+    "MemCatalogError",
     "NoSuchPlanError",
     "Pool",
+    "PoolFileSystem",
     "PoolStats",
     "PressureAlert",
     "QuotaExceededError",
@@ -81,7 +81,21 @@ _LAZY = {
 }
 
 
+# Old names, for one release: they resolve, with a DeprecationWarning naming the new one.
+_DEPRECATED = {"MemcatalogError": "MemCatalogError", "MemCatalogFileSystem": "PoolFileSystem"}
+
+
 def __getattr__(name: str) -> object:
+    if name in _DEPRECATED:
+        import warnings
+
+        new = _DEPRECATED[name]
+        warnings.warn(
+            f"memcatalog.{name} is deprecated and goes away in the next release: use memcatalog.{new}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return globals()[new]
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'memcatalog' has no attribute {name!r}")

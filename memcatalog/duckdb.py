@@ -16,7 +16,7 @@ from pyiceberg.typedef import Identifier
 
 from memcatalog import registry
 from memcatalog.errors import ExtensionNotAvailableError
-from memcatalog.filesystem import MemCatalogFileSystem
+from memcatalog.filesystem import PoolFileSystem
 from memcatalog.pyiceberg_internals import table_type_filter
 
 if TYPE_CHECKING:
@@ -104,7 +104,7 @@ class CatalogConnection:
         self.catalogs = catalogs
         self._views: dict[tuple[str, str, str], str] = {}  # (database, schema, view) -> metadata location
         if "memcat" not in con.list_filesystems():
-            con.register_filesystem(MemCatalogFileSystem())
+            con.register_filesystem(PoolFileSystem())
         load_extension(con, "avro")
         load_extension(con, "iceberg")
         self.databases = _database_names(catalogs)

@@ -14,14 +14,17 @@ from typing import TYPE_CHECKING
 from memcatalog.config import format_size
 
 
-class MemcatalogError(Exception):
+class MemCatalogError(Exception):
     """Base class of every error memcatalog raises on its own account."""
+
+
+MemcatalogError = MemCatalogError  # the earlier spelling; deprecated (``memcatalog.MemcatalogError`` warns)
 
 
 QUOTA_FIX = "raise the quota: pool.set_quota(...), or the catalog's 'quota' property"
 
 
-class QuotaExceededError(MemcatalogError, OSError):
+class QuotaExceededError(MemCatalogError, OSError):
     """A write needed more bytes than the pool has free."""
 
     def __init__(self, path: str, needed: int, free: int, quota: int, pool: str) -> None:
@@ -43,7 +46,7 @@ class QuotaExceededError(MemcatalogError, OSError):
         return str(self.strerror)
 
 
-class DataNotInMemoryError(MemcatalogError, FileNotFoundError):
+class DataNotInMemoryError(MemCatalogError, FileNotFoundError):
     """The registry names a file that this process's pool does not hold."""
 
     def __init__(self, message: str, path: str) -> None:
@@ -53,11 +56,11 @@ class DataNotInMemoryError(MemcatalogError, FileNotFoundError):
         return str(self.strerror)
 
 
-class InvalidMetadataError(MemcatalogError, ValueError):
+class InvalidMetadataError(MemCatalogError, ValueError):
     """A file given as Iceberg table metadata cannot be parsed."""
 
 
-class SchemaValidationError(MemcatalogError, ValueError):
+class SchemaValidationError(MemCatalogError, ValueError):
     """A batch does not match the table's Iceberg schema; nothing of it was written."""
 
     def __init__(self, message: str, *, row: int | None = None, field: str | None = None) -> None:
@@ -66,23 +69,23 @@ class SchemaValidationError(MemcatalogError, ValueError):
         self.field = field
 
 
-class ExtensionNotAvailableError(MemcatalogError, ImportError):
+class ExtensionNotAvailableError(MemCatalogError, ImportError):
     """A DuckDB extension could not be loaded without the network."""
 
 
-class SaveFormatError(MemcatalogError, ValueError):
+class SaveFormatError(MemCatalogError, ValueError):
     """A path given to restore() is not a memcatalog save."""
 
 
-class WriteAbortedError(MemcatalogError, OSError):
+class WriteAbortedError(MemCatalogError, OSError):
     """A data file was started after its write was aborted."""
 
 
-class ServerStartError(MemcatalogError, RuntimeError):
+class ServerStartError(MemCatalogError, RuntimeError):
     """A background server could not start (port taken, app failed at startup)."""
 
 
-class RestRequestError(MemcatalogError, ValueError):
+class RestRequestError(MemCatalogError, ValueError):
     """A request the REST server cannot act on; carries its HTTP status and the spec's error type."""
 
     def __init__(self, message: str, status: int = 400, error_type: str = "BadRequestException") -> None:
@@ -91,7 +94,7 @@ class RestRequestError(MemcatalogError, ValueError):
         self.error_type = error_type
 
 
-class NoSuchPlanError(MemcatalogError, LookupError):
+class NoSuchPlanError(MemCatalogError, LookupError):
     """A scan plan id the REST server does not know (never issued, cancelled, or already fetched)."""
 
 
@@ -100,7 +103,7 @@ class NoSuchPlanError(MemcatalogError, LookupError):
 if TYPE_CHECKING:
     from pyiceberg.exceptions import NoSuchNamespaceError
 
-    class EmptyNamespaceError(MemcatalogError, NoSuchNamespaceError, ValueError):
+    class EmptyNamespaceError(MemCatalogError, NoSuchNamespaceError, ValueError):
         """A namespace, or one level of it, is empty or blank."""
 
 
@@ -114,7 +117,7 @@ def __getattr__(name: str) -> type:
         if "EmptyNamespaceError" not in globals():
             from pyiceberg.exceptions import NoSuchNamespaceError
 
-            class EmptyNamespaceError(MemcatalogError, NoSuchNamespaceError, ValueError):
+            class EmptyNamespaceError(MemCatalogError, NoSuchNamespaceError, ValueError):
                 """A namespace, or one level of it, is empty or blank.
 
                 pyiceberg's ``NoSuchNamespaceError``, as SqlCatalog raises, and a ``ValueError`` like

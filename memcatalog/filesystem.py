@@ -27,7 +27,7 @@ logger = logging.getLogger("memcatalog.filesystem")
 _moving = threading.local()  # set while mv copies: those copies are not deferred by a transaction
 
 
-class MemCatalogFileSystem(AbstractFileSystem):  # type: ignore[misc]
+class PoolFileSystem(AbstractFileSystem):  # type: ignore[misc]
     """An fsspec filesystem over memcatalog's pools.
 
     Example:
@@ -219,7 +219,7 @@ class PoolTransaction(Transaction):  # type: ignore[misc]
     the error raised.
     """
 
-    fs: MemCatalogFileSystem | None
+    fs: PoolFileSystem | None
 
     def complete(self, commit: bool = True) -> None:
         files: list[Any] = list(self.files)
@@ -255,7 +255,11 @@ def _discard_all(files: list[Any]) -> None:
             logger.debug("discarding a deferred file failed", exc_info=True)
 
 
-MemCatalogFileSystem.transaction_type = PoolTransaction
+PoolFileSystem.transaction_type = PoolTransaction
+
+# The earlier name (it serves pools, not catalogs). Kept without a warning here, because installed
+# fsspec entry points name it; ``memcatalog.MemCatalogFileSystem`` warns.
+MemCatalogFileSystem = PoolFileSystem
 
 
 def _check_publishable(files: list[WriteFile]) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import memcatalog
 
 
@@ -57,7 +59,7 @@ def test_every_error_is_defined_in_errors_and_exported() -> None:
     for name in _library_modules():
         importlib.import_module(name)
     _ = errors.EmptyNamespaceError  # built on first use
-    pending, seen = [errors.MemcatalogError], []
+    pending, seen = [errors.MemCatalogError], []
     while pending:
         cls = pending.pop()
         seen.append(cls)
@@ -81,7 +83,6 @@ def test_the_old_validate_module_path_still_works_with_a_deprecation_warning() -
     import importlib
 
     import pyarrow as pa
-    import pytest
     from pyiceberg.schema import Schema
     from pyiceberg.types import LongType, NestedField
 
@@ -99,3 +100,21 @@ def test_the_old_validate_module_path_still_works_with_a_deprecation_warning() -
     with pytest.raises(SchemaValidationError):
         memcatalog.validate([{"n": None}], schema)
     assert isinstance(validate([{"n": 1}], schema), pa.Table)
+
+
+@pytest.mark.parametrize(
+    ("old", "new"), [("MemcatalogError", "MemCatalogError"), ("MemCatalogFileSystem", "PoolFileSystem")]
+)
+def test_a_renamed_name_still_resolves_with_a_deprecation_warning(old: str, new: str) -> None:
+    with pytest.deprecated_call(match=f"use memcatalog.{new}"):
+        assert getattr(memcatalog, old) is getattr(memcatalog, new)
+    assert old not in memcatalog.__all__ and new in memcatalog.__all__
+
+
+def test_installed_fsspec_entry_points_naming_the_old_class_still_load() -> None:
+    from memcatalog.filesystem import MemCatalogFileSystem, PoolFileSystem
+
+    assert MemCatalogFileSystem is PoolFileSystem
+    import fsspec
+
+    assert isinstance(fsspec.filesystem("memcat"), PoolFileSystem)

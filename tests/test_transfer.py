@@ -174,7 +174,7 @@ def test_import_from_a_local_metadata_location_keeps_history(source: MemCatalog,
     assert imported.metadata_location.startswith(f"memcat://{source.pool.name}/db/orders/")
     assert history(imported) == history(t)
     for snapshot_id, ids in history(imported):
-        assert duckdb_rows(imported.metadata_location, memcatalog.MemCatalogFileSystem(), snapshot_id) == ids
+        assert duckdb_rows(imported.metadata_location, memcatalog.PoolFileSystem(), snapshot_id) == ids
 
 
 def test_import_from_a_table_of_another_catalog(source: MemCatalog) -> None:

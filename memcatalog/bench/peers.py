@@ -52,9 +52,9 @@ class Peer:
     def duckdb_filesystem(self) -> Any:
         """The fsspec filesystem DuckDB needs to read this peer's files (None: local files)."""
         if self.name == "memcatalog":
-            from memcatalog.filesystem import MemCatalogFileSystem
+            from memcatalog.filesystem import PoolFileSystem
 
-            return MemCatalogFileSystem()
+            return PoolFileSystem()
         if self.name == "sql-memoryfs":
             return MemoryFileSystem()
         return None
