@@ -34,7 +34,7 @@ from pyiceberg.view import View
 from pyiceberg.view.metadata import ViewVersion
 from typing_extensions import override
 
-from memcatalog import config, maintenance, registry, urls, views
+from memcatalog import buckets, config, maintenance, registry, urls, views
 from memcatalog.errors import DataNotInMemoryError, EmptyNamespaceError, InvalidMetadataError
 from memcatalog.fileio import delete_quietly
 from memcatalog.names import check_identifier
@@ -48,7 +48,7 @@ from memcatalog.pyiceberg_internals import (
     to_iceberg_schema,
     write_table_metadata,
 )
-from memcatalog.urls import is_memcat
+from memcatalog.urls import is_pool_url
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -91,7 +91,7 @@ _WAREHOUSES_LOCK = threading.Lock()
 
 def _register_warehouse(warehouse: str, catalog: MemCatalog) -> None:
     """Remember which catalogs keep tables in which part of a pool, so one's reclaim never takes another's files."""
-    if not is_memcat(warehouse):
+    if not is_pool_url(warehouse):
         return
     pool_name, key = urls.parse(warehouse)
     with _WAREHOUSES_LOCK:
@@ -213,7 +213,7 @@ class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
         try:
             metadata = FromInputFile.table_metadata(io.new_input(location))
         except FileNotFoundError as e:
-            if not is_memcat(location):
+            if not is_pool_url(location):
                 raise
             raise DataNotInMemoryError(
                 f"table {identifier}: its metadata file {location} is not in this process's memory. "
@@ -354,7 +354,7 @@ class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
         table = self.load_table(identifier)
         super().purge_table(identifier)
         location = table.metadata.location
-        if is_memcat(location) and not self._locations_in_use(location):
+        if is_pool_url(location) and not self._locations_in_use(location):
             pool, key = locate(location)
             if pool.is_dir(key):
                 pool.remove_tree(key)
@@ -424,7 +424,7 @@ class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
         result = []
         for table in self._live_tables():
             location = table.metadata.location
-            if not is_memcat(location):
+            if not is_pool_url(location):
                 continue
             pool, key = locate(location)
             size, files = pool.usage(key)
@@ -513,7 +513,7 @@ class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
                 continue
             referenced |= files
             for path in sorted(files):
-                if is_memcat(path) and not _exists(table.io, path):
+                if is_pool_url(path) and not _exists(table.io, path):
                     findings.append(f"table {ns}.{name}: references {path}, which is not in the pool")
         if not allow_unreferenced:
             try:
@@ -535,9 +535,10 @@ class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
         A catalog owns the files under its memcat:// warehouse, except those under another live
         catalog's warehouse nested in it; a warehouse elsewhere (file://) owns no pool file.
         """
-        if not is_memcat(self.warehouse):
+        if not is_pool_url(self.warehouse):
             return []
-        referenced = referenced | views.metadata_files(self)  # a view's current metadata file is live too
+        # A view's current metadata file is live too; s3:// paths of served buckets name pool files.
+        referenced = {buckets.canonical(p) for p in referenced | views.metadata_files(self)}
         pool, key = locate(self.warehouse, create=True)
         others = [w for w in _warehouses_of(pool.name) if w != key and (not key or w.startswith(key + "/"))]
         found = []

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import threading
 from typing import TYPE_CHECKING
+from xml.sax.saxutils import escape
 
 from memcatalog.config import format_size
 
@@ -96,6 +97,45 @@ class RestRequestError(MemCatalogError, ValueError):
 
 class NoSuchPlanError(MemCatalogError, LookupError):
     """A scan plan id the REST server does not know (never issued, cancelled, or already fetched)."""
+
+
+class S3Error(MemCatalogError, Exception):
+    """A request the S3 endpoint refuses; ``code`` is S3's error code, ``status`` the HTTP status."""
+
+    def __init__(self, code: str, status: int, message: str, resource: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+        self.message = message
+        self.resource = resource
+
+    @classmethod
+    def access_denied(cls, message: str) -> S3Error:
+        return cls("AccessDenied", 403, message)
+
+    @classmethod
+    def no_such_bucket(cls, bucket: str) -> S3Error:
+        return cls(
+            "NoSuchBucket",
+            404,
+            f"no bucket {bucket!r}: a bucket is a memcatalog pool, and this process has no pool of that name",
+            f"/{bucket}",
+        )
+
+    @classmethod
+    def no_such_key(cls, bucket: str, key: str) -> S3Error:
+        return cls("NoSuchKey", 404, f"no object {key!r} in bucket {bucket!r}", f"/{bucket}/{key}")
+
+    @classmethod
+    def invalid_argument(cls, message: str, resource: str = "") -> S3Error:
+        return cls("InvalidArgument", 400, message, resource)
+
+    def to_xml(self, request_id: str = "") -> bytes:
+        return (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f"<Error><Code>{escape(self.code)}</Code><Message>{escape(self.message)}</Message>"
+            f"<Resource>{escape(self.resource)}</Resource><RequestId>{escape(request_id)}</RequestId></Error>"
+        ).encode()
 
 
 # EmptyNamespaceError is also pyiceberg's NoSuchNamespaceError; it is built on first use so that

@@ -1,4 +1,8 @@
-"""A pyiceberg FileIO that sends ``memcat://`` to the pools and every other scheme to pyiceberg's own FileIO."""
+"""A pyiceberg FileIO that sends ``memcat://`` to the pools and every other scheme to pyiceberg's own FileIO.
+
+``s3://`` URLs of buckets that this process's S3 endpoint serves (``memcatalog.buckets``) are
+pool files too: they are read and written here straight from the pool, with no HTTP.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,16 @@ import pyarrow as pa
 from pyiceberg.io import FileIO, InputFile, InputStream, OutputFile, OutputStream, load_file_io
 from pyiceberg.typedef import EMPTY_DICT, Properties
 
+from memcatalog import buckets  # noqa: F401  (registers served s3:// buckets with memcatalog.urls)
 from memcatalog.config import PY_IO_IMPL, WAREHOUSE
 from memcatalog.files import WriteFile
 from memcatalog.pool import locate
-from memcatalog.urls import is_memcat
+from memcatalog.urls import is_pool_url
 
 __all__ = ["MemFileIO", "MemInputFile", "MemOutputFile", "delete_quietly", "is_memcat", "locate"]
-# is_memcat (memcatalog.urls) and locate (memcatalog.pool) stay importable from here for callers not yet moved.
+
+# The names callers used before memcatalog.urls and memcatalog.pool.locate; kept for one release.
+is_memcat = is_pool_url
 
 
 def delete_quietly(io: FileIO, location: str) -> None:
@@ -80,14 +87,14 @@ class MemFileIO(FileIO):
         return io
 
     def new_input(self, location: str) -> InputFile:
-        return MemInputFile(location) if is_memcat(location) else self._fallback(location).new_input(location)
+        return MemInputFile(location) if is_pool_url(location) else self._fallback(location).new_input(location)
 
     def new_output(self, location: str) -> OutputFile:
-        return MemOutputFile(location) if is_memcat(location) else self._fallback(location).new_output(location)
+        return MemOutputFile(location) if is_pool_url(location) else self._fallback(location).new_output(location)
 
     def delete(self, location: str | InputFile | OutputFile) -> None:
         path = location if isinstance(location, str) else location.location
-        if not is_memcat(path):
+        if not is_pool_url(path):
             self._fallback(path).delete(location)
             return
         pool, key = locate(path)

@@ -10,6 +10,7 @@ import errno
 import io
 import sys
 from types import FrameType, TracebackType
+from typing import Any
 
 import pyarrow as pa
 from fsspec.core import OpenFile
@@ -136,6 +137,27 @@ class WriteFile(io.RawIOBase):
         writer = getattr(self, "_writer", None)
         if writer is not None:
             writer.abort()
+
+
+class TextWriteFile(io.TextIOWrapper):
+    """Text over a :class:`WriteFile`, with its rules: a failed with-block or garbage collection discards, close publishes."""
+
+    def __init__(self, raw: WriteFile, **text: Any) -> None:
+        super().__init__(raw, **text)  # a raw file, as fsspec's own text mode wraps it
+        self._raw = raw
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is not None:
+            self._raw.discard()  # the wrapper then sees a closed file and flushes nothing
+        super().__exit__(exc_type, exc, tb)
+
+    def __del__(self) -> None:
+        # Never publish from garbage collection (io's finalizer would close, and so publish).
+        raw = getattr(self, "_raw", None)
+        if raw is not None and not raw.closed:
+            raw.discard()
 
 
 _OPEN_FILE_EXIT = OpenFile.__exit__.__code__

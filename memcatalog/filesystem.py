@@ -20,7 +20,7 @@ from fsspec.transaction import Transaction
 
 from memcatalog import paths, urls
 from memcatalog.config import PROTOCOL
-from memcatalog.files import BufferFile, WriteFile
+from memcatalog.files import BufferFile, TextWriteFile, WriteFile
 from memcatalog.pool import Pool, list_pools, locate
 
 logger = logging.getLogger("memcatalog.filesystem")
@@ -110,6 +110,14 @@ class PoolFileSystem(AbstractFileSystem):  # type: ignore[misc]
         return self.created(path)
 
     # ---- writing ---------------------------------------------------------------
+    def open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
+        """fsspec's ``open``; a text write (``w``, ``x``, ``a``) is discarded on failure like a binary one."""
+        if "b" in mode or "r" in mode or kwargs.get("compression") is not None:
+            return super().open(path, mode, **kwargs)
+        text = {k: kwargs.pop(k) for k in ("encoding", "errors", "newline") if k in kwargs}
+        raw = super().open(path, mode.replace("t", "") + "b", **kwargs)
+        return TextWriteFile(raw, **text)
+
     def _open(
         self,
         path: str,

@@ -34,7 +34,10 @@ from pyiceberg.manifest import (
     DEFAULT_READ_VERSION,
     MANIFEST_LIST_FILE_SCHEMAS,
     DataFile,
+    ManifestContent,
     ManifestFile,
+    ManifestWriter,
+    ManifestWriterV2,
 )
 from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC, PartitionSpec
 from pyiceberg.schema import Schema
@@ -713,6 +716,17 @@ def write_data_files(
     return list(_dataframe_to_data_files(metadata, data, io, write_uuid, counter))
 
 
+def default_table_location(catalog: Catalog, namespace: str, table: str) -> str | None:
+    """Where ``catalog`` would put a new table by default, or None when it has no such notion (a REST catalog).
+
+    Why: an export into any pyiceberg catalog writes the files before it registers the table,
+    so it needs the location ``create_table`` would choose; ``MetastoreCatalog`` decides it in
+    the private ``_resolve_table_location``.
+    """
+    resolve = getattr(catalog, "_resolve_table_location", None)
+    return None if resolve is None else str(resolve(None, namespace, table))
+
+
 def data_file_with(data_file: DataFile, **changes: Any) -> DataFile:
     """A copy of a data file read from a manifest, with ``changes`` (``file_path=...``) applied.
 
@@ -742,3 +756,33 @@ def manifest_file_with(manifest: ManifestFile, **changes: Any) -> ManifestFile:
 
 
 # ===================================================================================== end of the catalog and the writer
+
+
+# =====================================================================================
+# Section: delete manifests for table copies (issue 13, memcatalog.tablecopy)
+#
+# pyiceberg 0.12 reads delete manifests but writes only data manifests: ``write_manifest``
+# returns a ``ManifestWriterV2`` whose ``content()`` is DATA and whose Avro header says
+# ``"content": "data"``. Copying a merge-on-read table (DuckDB writes positional deletes)
+# rewrites its delete manifests with new paths, so it needs the same writer with content
+# DELETES. Private name used: ``ManifestWriter._meta`` (the Avro header properties),
+# overridden to say ``"content": "deletes"`` as the spec requires.
+# =====================================================================================
+
+
+class _DeleteManifestWriterV2(ManifestWriterV2):
+    def content(self) -> ManifestContent:
+        return ManifestContent.DELETES
+
+    @property
+    def _meta(self) -> dict[str, str]:
+        return {**super()._meta, "content": "deletes"}
+
+
+def delete_manifest_writer(
+    format_version: int, spec: PartitionSpec, schema: Schema, output: OutputFile, snapshot_id: int
+) -> ManifestWriter:
+    """A writer of one delete manifest (format v2; v1 tables have no delete files)."""
+    if format_version != 2:
+        raise ValueError(f"delete manifests exist in format version 2 only, not {format_version}")
+    return _DeleteManifestWriterV2(spec, schema, output, snapshot_id, "deflate")

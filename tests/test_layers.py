@@ -14,10 +14,12 @@ PACKAGE = Path(memcatalog.__file__).parent
 # Layers from the bottom up; a module may import its own layer's modules and those below, never above.
 LAYERS: list[set[str]] = [
     {"config", "errors", "names", "paths", "urls", "arrow_check", "schema"},
-    {"pool"},
+    {"pool", "buckets"},
     {"files", "filesystem"},
     {"fileio", "tracking", "registry", "maintenance", "validation", "validate", "pyiceberg_internals"},
-    {"writer", "catalog", "views", "copying", "transfer", "duckdb", "duckdb_rest", "serving"},
+    {"writer", "catalog", "views", "archive", "tablecopy", "transfer"},
+    {"duckdb", "duckdb_rest", "serving", "rest", "s3"},
+    {"cli", "bench", "__main__"},
 ]
 NO_PYICEBERG = {"config", "names", "paths", "urls", "pool", "files", "filesystem"}
 
@@ -56,13 +58,12 @@ def _layer(name: str) -> int | None:
 def test_a_module_imports_nothing_from_a_layer_above_it(name: str) -> None:
     own = _layer(name)
     assert own is not None
-    above = sorted(m for m in _ours(_imports(MODULES[name])) if (_layer(m) or 0) > own)
+    above = sorted(m for m in _ours(_imports(MODULES[name])) if m != name.split(".")[0] and (_layer(m) or 0) > own)
     assert above == [], f"{name} (layer {own}) imports {above} from above it: see docs/architecture.md"
 
 
 def test_every_library_module_has_a_layer() -> None:
-    tools = ("cli", "bench", "rest", "__main__", "")  # the tools, the REST package, the package itself
-    unplaced = [n for n in MODULES if _layer(n) is None and n.split(".")[0] not in tools]
+    unplaced = [n for n in MODULES if _layer(n) is None and n != ""]  # "": the package's __init__
     assert unplaced == [], "add new modules to LAYERS here and to docs/architecture.md"
 
 

@@ -11,8 +11,9 @@ import memcatalog
 
 
 def test_every_public_name_resolves_and_is_the_real_object() -> None:
+    from memcatalog.archive import restore, save
     from memcatalog.catalog import MemCatalog
-    from memcatalog.transfer import export_table, import_table, restore, save
+    from memcatalog.tablecopy import export_table, import_table
     from memcatalog.writer import TableWriter
 
     for name in memcatalog.__all__:
@@ -44,11 +45,12 @@ def test_importing_memcatalog_does_not_pull_in_pyiceberg() -> None:
 
 
 def _library_modules() -> list[str]:
-    """Every module of the package, except the deprecated alias (importing it warns) and ``__main__`` (it runs)."""
+    """Every module of the package, except the deprecated aliases (importing them warns) and ``__main__`` (it runs)."""
     import pkgutil
 
+    deprecated = {"memcatalog.validate", "memcatalog.transfer"}
     found = pkgutil.walk_packages(memcatalog.__path__, "memcatalog.")
-    return [m.name for m in found if m.name != "memcatalog.validate" and not m.name.endswith("__main__")]
+    return [m.name for m in found if m.name not in deprecated and not m.name.endswith("__main__")]
 
 
 def test_every_error_is_defined_in_errors_and_exported() -> None:

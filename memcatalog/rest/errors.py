@@ -30,8 +30,8 @@ from pyiceberg.exceptions import (
 )
 from starlette.responses import JSONResponse
 
+from memcatalog.errors import EmptyNamespaceError, QuotaExceededError
 from memcatalog.errors import NoSuchPlanError as NoSuchPlanError  # defined with every other error
-from memcatalog.errors import QuotaExceededError
 from memcatalog.errors import RestRequestError as RestRequestError
 
 logger = logging.getLogger("memcatalog.rest")
@@ -39,6 +39,8 @@ logger = logging.getLogger("memcatalog.rest")
 
 # (exception class, HTTP status, spec error type); the first match wins, so subclasses come first.
 _MAPPING: tuple[tuple[type[BaseException], int, str], ...] = (
+    # An empty or blank namespace level is a malformed name (400), though a NoSuchNamespaceError to Python callers.
+    (EmptyNamespaceError, 400, "BadRequestException"),
     (NoSuchTableError, 404, "NoSuchTableException"),
     (NoSuchViewError, 404, "NoSuchViewException"),
     (NoSuchNamespaceError, 404, "NoSuchNamespaceException"),
