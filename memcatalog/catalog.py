@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
-from pyiceberg.catalog import Catalog, MetastoreCatalog
-from pyiceberg.catalog.sql import IcebergTables, SqlCatalog
+from pyiceberg.catalog import Catalog
+from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import (
     CommitFailedException,
     CommitStateUnknownException,
@@ -27,8 +27,7 @@ from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC, PartitionSpec
 from pyiceberg.schema import Schema
 from pyiceberg.serializers import FromInputFile
 from pyiceberg.table import CommitTableResponse, Table, TableProperties
-from pyiceberg.table.locations import load_location_provider
-from pyiceberg.table.metadata import TableMetadata, new_table_metadata
+from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.sorting import UNSORTED_SORT_ORDER, SortOrder
 from pyiceberg.table.update import AddSnapshotUpdate, TableRequirement, TableUpdate
 from pyiceberg.typedef import EMPTY_DICT, Identifier, Properties
@@ -36,21 +35,29 @@ from pyiceberg.types import strtobool
 from pyiceberg.utils.properties import property_as_bool
 from pyiceberg.view import View
 from pyiceberg.view.metadata import ViewVersion
-from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 from typing_extensions import override
 
-from memcatalog import config, leases, maintenance, ownership, registry, views
+from memcatalog import config, leases, maintenance, ownership, registry, urls, views
 from memcatalog.errors import DataNotInMemoryError, EmptyNamespaceError, InvalidMetadataError, QuotaConflictError
-from memcatalog.fileio import delete_quietly, is_memcat, locate
+from memcatalog.fileio import delete_quietly
 from memcatalog.names import check_identifier
 from memcatalog.ownership import PoolFile
-from memcatalog.pool import Pool, find_pool, get_pool
-from memcatalog.pyiceberg_internals import FlatCommits, new_table, write_table_metadata
+from memcatalog.pool import Pool, find_pool, get_pool, locate
+from memcatalog.pyiceberg_internals import (
+    FlatCommits,
+    MetadataWriteHook,
+    init_sql_catalog,
+    new_table,
+    table_type_filter,
+    to_iceberg_schema,
+    write_table_metadata,
+)
+from memcatalog.urls import is_pool_url
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    from sqlalchemy import Engine
 
     from memcatalog.writer import TableWriter
 
@@ -76,7 +83,11 @@ def pyiceberg_config(name: str) -> dict[str, str]:
     from pyiceberg.utils.config import Config
 
     found = Config().get_catalog_config(name) or {}
-    return {k: str(v) for k, v in found.items() if not isinstance(v, dict) and k not in ("py-catalog-impl", "type")}
+    return {
+        k: str(v)
+        for k, v in found.items()
+        if not isinstance(v, dict) and k not in (config.PY_CATALOG_IMPL, config.CATALOG_TYPE)
+    }
 
 
 def _echo(props: Properties) -> bool | Literal["debug"]:
@@ -89,6 +100,13 @@ def _pool_pre_ping(props: Properties) -> bool | None:
     """SqlCatalog's ``pool_pre_ping`` property; None leaves the registry's default."""
     value = props.get(config.POOL_PRE_PING)
     return None if value is None else bool(strtobool(str(value)))
+
+
+def _registry_engine(props: Properties) -> Engine:
+    busy = int(props.get(config.SQLITE_BUSY_TIMEOUT, config.DEFAULT_SQLITE_BUSY_TIMEOUT_MS))
+    return registry.create_registry_engine(
+        props[config.URI], busy_timeout_ms=busy, echo=_echo(props), pool_pre_ping=_pool_pre_ping(props)
+    )
 
 
 def _exists(io: FileIO, path: str) -> bool:
@@ -177,7 +195,7 @@ def _remove_empty_dirs(pool: Pool, key: str) -> None:
         pool.rmdir(key)
 
 
-class MemCatalog(FlatCommits, SqlCatalog):
+class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
     """An Iceberg catalog with no server and no disk.
 
     Args:
@@ -198,30 +216,24 @@ class MemCatalog(FlatCommits, SqlCatalog):
     def __init__(self, name: str, **properties: str) -> None:
         props: dict[str, str] = {**pyiceberg_config(name), **{k: str(v) for k, v in properties.items()}}
         pool_name = props.get(config.POOL, name)
-        default_warehouse = f"memcat://{pool_name}/" if pool_name == name else f"memcat://{pool_name}/{name}"
+        default_warehouse = urls.build(pool_name, "" if pool_name == name else name)
         props.setdefault(config.WAREHOUSE, default_warehouse)
         props.setdefault(config.URI, config.DEFAULT_URI)
         props.setdefault(config.PY_IO_IMPL, config.FILE_IO_IMPL)
-        MetastoreCatalog.__init__(self, name, **props)
-
         self.pool: Pool = _attach_pool(name, pool_name, props.get(config.QUOTA))
-        busy = int(props.get(config.SQLITE_BUSY_TIMEOUT, config.DEFAULT_SQLITE_BUSY_TIMEOUT_MS))
-
-        def new_engine() -> Any:
-            return registry.create_registry_engine(
-                props[config.URI], busy_timeout_ms=busy, echo=_echo(props), pool_pre_ping=_pool_pre_ping(props)
-            )
-
         self._shared_registry = registry.is_memory_sqlite(props[config.URI])
-        if self._shared_registry:
+        pool = self.pool
+
+        def engine(p: Properties) -> Engine:
+            if not self._shared_registry:
+                return _registry_engine(p)
             # The same name on the same pool is the same catalog: attach to its registry, as reconnecting would.
-            self.engine, _ = registry.shared_memory_engine(self.pool, f"{name}\x00{props[config.URI]}", new_engine)
-        else:
-            self.engine = new_engine()
-        self._init_catalog()
+            return registry.shared_memory_engine(pool, f"{name}\x00{p[config.URI]}", lambda: _registry_engine(p))[0]
+
+        init_sql_catalog(self, name, props, engine)
         self.owner: str = registry.catalog_id(self.engine, name)
         self.properties[ownership.OWNER] = self.owner  # every FileIO of this catalog records it on the files it writes
-        if strtobool(str(props.get(config.RECLAIM_ON_QUOTA, "false"))):
+        if strtobool(str(props.get(config.RECLAIM_ON_QUOTA, config.DEFAULT_RECLAIM_ON_QUOTA))):
             self.pool.on_full(self._reclaim_on_full)
         ownership.attach(self)
         self._cache: OrderedDict[str, TableMetadata] = OrderedDict()
@@ -242,11 +254,6 @@ class MemCatalog(FlatCommits, SqlCatalog):
         if not self._shared_registry:
             super().close()
 
-    @override
-    def _load_file_io(self, properties: Properties = EMPTY_DICT, location: str | None = None) -> FileIO:
-        # The owner goes last: a table property cannot make files look like another catalog's.
-        return load_file_io({**self.properties, **properties, ownership.OWNER: self.owner}, location)
-
     # ---- metadata cache ------------------------------------------------------
     def _remember(self, location: str, metadata: TableMetadata) -> None:
         with self._cache_lock:
@@ -264,7 +271,7 @@ class MemCatalog(FlatCommits, SqlCatalog):
         try:
             metadata = FromInputFile.table_metadata(io.new_input(location))
         except FileNotFoundError as e:
-            if not is_memcat(location):
+            if not is_pool_url(location):
                 raise
             raise DataNotInMemoryError(
                 f"table {identifier}: its metadata file {location} is not in this process's memory. "
@@ -280,9 +287,9 @@ class MemCatalog(FlatCommits, SqlCatalog):
         return metadata
 
     @override
-    def _write_metadata(self, metadata: TableMetadata, io: FileIO, metadata_path: str) -> None:  # type: ignore[override]
+    def write_metadata_file(self, metadata: TableMetadata, io: FileIO, metadata_path: str) -> None:
         lease: leases.Lease | None = getattr(self._commit_state, "lease", None)
-        if lease is not None and is_memcat(metadata_path):
+        if lease is not None and is_pool_url(metadata_path):
             lease.pin(*ownership.split(metadata_path))  # pinned before it exists
         written = getattr(self._commit_state, "written", None)
         if written is not None:
@@ -337,7 +344,7 @@ class MemCatalog(FlatCommits, SqlCatalog):
         if not written:
             return False
         try:
-            current = registry.metadata_location(self.engine, self.name, namespace, table, self._iceberg_type_filter())
+            current = registry.metadata_location(self.engine, self.name, namespace, table, table_type_filter(self))
         except Exception:
             return None
         return current == written[-1][1]
@@ -354,9 +361,7 @@ class MemCatalog(FlatCommits, SqlCatalog):
     @override
     def load_table(self, identifier: str | Identifier) -> Table:
         ident, namespace, table_name = self._split(identifier)
-        location = registry.metadata_location(
-            self.engine, self.name, namespace, table_name, self._iceberg_type_filter()
-        )
+        location = registry.metadata_location(self.engine, self.name, namespace, table_name, table_type_filter(self))
         if location is None:
             raise NoSuchTableError(f"Table does not exist: {namespace}.{table_name}")
         if not location:
@@ -366,7 +371,7 @@ class MemCatalog(FlatCommits, SqlCatalog):
             identifier=ident,
             metadata=metadata,
             metadata_location=location,
-            io=self._load_file_io(metadata.properties, location),
+            io=load_file_io({**self.properties, **metadata.properties}, location),
             catalog=self,
         )
 
@@ -381,36 +386,15 @@ class MemCatalog(FlatCommits, SqlCatalog):
         properties: Properties = EMPTY_DICT,
     ) -> Table:
         format_version = int(properties.get(TableProperties.FORMAT_VERSION, TableProperties.DEFAULT_FORMAT_VERSION))
-        iceberg_schema: Schema = self._convert_schema_if_needed(schema, format_version)  # type: ignore[arg-type]
-        ns_tuple = Catalog.namespace_from(identifier)
-        table_name = Catalog.table_name_from(identifier)
+        iceberg_schema = to_iceberg_schema(schema, format_version)  # a bad schema is reported first, as SqlCatalog does
         _check_table_identifier(identifier)
-        if not self.namespace_exists(ns_tuple):
-            raise NoSuchNamespaceError(f"Namespace does not exist: {ns_tuple}")
-        namespace = Catalog.namespace_to_string(ns_tuple)
-        if self.table_exists(identifier):
+        if self.table_exists(identifier):  # before pyiceberg writes a metadata file the registry would refuse
+            _, namespace, table_name = self._split(identifier)
             raise TableAlreadyExistsError(f"Table {namespace}.{table_name} already exists")
-        location = self._resolve_table_location(location, namespace, table_name)
-        metadata_location = load_location_provider(location, properties).new_table_metadata_file_location()
-        metadata = new_table_metadata(
-            location=location,
-            schema=iceberg_schema,
-            partition_spec=partition_spec,
-            sort_order=sort_order,
-            properties=properties,
-        )
-        io = self.load_file_io_for(metadata_location)
+        _, namespace, table_name = self._split(identifier)
         with self._committing(f"create table {namespace}.{table_name}", namespace, table_name):
-            self._write_metadata(metadata, io, metadata_location)
-            try:
-                with Session(self.engine) as session:
-                    session.execute(
-                        insert(IcebergTables).values(**self._create_table_row(namespace, table_name, metadata_location))
-                    )
-                    session.commit()
-            except IntegrityError as e:  # lost a race (the metadata file is freed on the way out)
-                raise TableAlreadyExistsError(f"Table {namespace}.{table_name} already exists") from e
-        return self.load_table(identifier)
+            return super().create_table(identifier, iceberg_schema, location, partition_spec, sort_order, properties)
+        return self.load_table(identifier)  # an error hid that the registry took it
 
     @override
     def create_namespace(self, namespace: str | Identifier, properties: Properties = EMPTY_DICT) -> None:
@@ -474,10 +458,10 @@ class MemCatalog(FlatCommits, SqlCatalog):
     def _adopt(self, updates: tuple[TableUpdate, ...], response: CommitTableResponse) -> None:
         """Files of a committed snapshot that a client wrote without an owner (S3) become this catalog's."""
         snapshots = [
-            u.snapshot for u in updates if isinstance(u, AddSnapshotUpdate) and is_memcat(u.snapshot.manifest_list)
+            u.snapshot for u in updates if isinstance(u, AddSnapshotUpdate) and is_pool_url(u.snapshot.manifest_list)
         ]
         if snapshots:
-            io = self._load_file_io(response.metadata.properties, response.metadata_location)
+            io = self.load_file_io_for(response.metadata_location)
             for snapshot in snapshots:
                 ownership.adopt_snapshot_files(self.owner, snapshot, io)
 
@@ -503,17 +487,17 @@ class MemCatalog(FlatCommits, SqlCatalog):
         files = maintenance.referenced_files(table)
         self.drop_table(identifier)
         candidates: dict[str, PoolFile] = {}
-        others = [f for f in files if not is_memcat(f)]
-        for url in (f for f in files if is_memcat(f)):
+        others = [f for f in files if not is_pool_url(f)]
+        for url in (f for f in files if is_pool_url(f)):
             found = _pool_file(url)
             if found is not None and found.entry.owner == self.owner:
                 candidates[found.url] = found
         location = table.metadata.location
-        if is_memcat(location) and (pool := _find_location_pool(location)) is not None:
+        if is_pool_url(location) and (pool := _find_location_pool(location)) is not None:
             key = ownership.split(location)[1]
             for key_, entry in pool.owned_by(self.owner):
                 if key_.startswith(key.rstrip("/") + "/"):
-                    candidates.setdefault(f"memcat://{pool.name}/{key_}", PoolFile(pool, key_, entry))
+                    candidates.setdefault(urls.build(pool.name, key_), PoolFile(pool, key_, entry))
         for f in ownership.unreferenced(self, candidates.values()):
             f.pool.remove_if(f.key, f.entry)
         if others:
@@ -521,7 +505,7 @@ class MemCatalog(FlatCommits, SqlCatalog):
             for path in others:
                 if path not in still:
                     delete_quietly(table.io, path)
-        if is_memcat(location) and (pool := _find_location_pool(location)) is not None:
+        if is_pool_url(location) and (pool := _find_location_pool(location)) is not None:
             _remove_empty_dirs(pool, ownership.split(location)[1])
 
     # ---- views (memcatalog.views: rows with iceberg_type VIEW, the JDBC catalog's layout) ----
@@ -534,7 +518,7 @@ class MemCatalog(FlatCommits, SqlCatalog):
         location: str | None = None,
         properties: Properties = EMPTY_DICT,
     ) -> View:
-        iceberg_schema: Schema = self._convert_schema_if_needed(schema)
+        iceberg_schema = to_iceberg_schema(schema)
         return views.create_view(self, identifier, iceberg_schema, view_version, location, properties)
 
     @override
@@ -572,7 +556,7 @@ class MemCatalog(FlatCommits, SqlCatalog):
     # ---- memory management ---------------------------------------------------
     def _live_tables(self) -> list[Table]:
         out = []
-        for ns, name, _ in registry.all_tables(self.engine, self.name, self._iceberg_type_filter()):
+        for ns, name, _ in registry.all_tables(self.engine, self.name, table_type_filter(self)):
             try:
                 out.append(self.load_table((*Catalog.identifier_to_tuple(ns), name)))
             except (NoSuchTableError, FileNotFoundError):
@@ -584,7 +568,7 @@ class MemCatalog(FlatCommits, SqlCatalog):
         result = []
         for table in self._live_tables():
             location = table.metadata.location
-            if not is_memcat(location):
+            if not is_pool_url(location):
                 continue
             pool, key = locate(location)
             size, files = pool.usage(key)
@@ -677,7 +661,7 @@ class MemCatalog(FlatCommits, SqlCatalog):
         findings = list(self.pool.check())
         referenced: set[str] = set()
         try:
-            tables = registry.all_tables(self.engine, self.name, self._iceberg_type_filter())
+            tables = registry.all_tables(self.engine, self.name, table_type_filter(self))
         except Exception as e:  # an unreachable registry is a finding; without it nothing else can be judged
             url = self.engine.url.render_as_string(hide_password=True)
             findings.append(f"registry {url} cannot be read ({type(e).__name__}: {_first_line(e)})")
@@ -691,7 +675,7 @@ class MemCatalog(FlatCommits, SqlCatalog):
                 continue
             referenced |= files
             for path in sorted(files):
-                if is_memcat(path) and not _exists(table.io, path):
+                if is_pool_url(path) and not _exists(table.io, path):
                     findings.append(f"table {ns}.{name}: references {path}, which is not in the pool")
         if not allow_unreferenced:
             try:
@@ -704,7 +688,7 @@ class MemCatalog(FlatCommits, SqlCatalog):
         referenced = ownership.canonical(referenced | views.metadata_files(self))
         owned = [f for f in ownership.owned_files(self.owner) if f.url not in referenced]
         out = [f"unreferenced file {f.url} ({f.entry.size} bytes)" for f in ownership.unreferenced(self, owned)]
-        if is_memcat(self.warehouse) and (pool := _find_location_pool(self.warehouse)) is not None:
+        if is_pool_url(self.warehouse) and (pool := _find_location_pool(self.warehouse)) is not None:
             key = ownership.split(self.warehouse)[1]
             for f in ownership.unowned_files(pool, key):
                 if f.url not in referenced:

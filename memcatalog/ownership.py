@@ -20,37 +20,46 @@ import threading
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from memcatalog import buckets, leases, paths
+from memcatalog import buckets, leases, urls
 from memcatalog.pool import FileEntry, Pool, find_pool, list_pools
 
 if TYPE_CHECKING:
     from pyiceberg.io import FileIO
     from pyiceberg.table.snapshots import Snapshot
 
-    from memcatalog.catalog import MemCatalog
+
+class Owner(Protocol):
+    """What this module needs of a catalog (``MemCatalog``)."""
+
+    name: str
+    owner: str
+    pool: Pool
+
+    def _referenced(self) -> set[str]: ...
+
 
 logger = logging.getLogger("memcatalog.ownership")
 
 OWNER = "memcatalog.owner"  # FileIO property: the owner recorded on every pool file the FileIO publishes
 
-_LIVE: weakref.WeakSet[MemCatalog] = weakref.WeakSet()
+_LIVE: weakref.WeakSet[Owner] = weakref.WeakSet()
 _LIVE_LOCK = threading.Lock()
 
 
-def attach(catalog: MemCatalog) -> None:
+def attach(catalog: Owner) -> None:
     """Count ``catalog`` among the live catalogs whose tables protect files from every reclaim."""
     with _LIVE_LOCK:
         _LIVE.add(catalog)
 
 
-def live_catalogs() -> list[MemCatalog]:
+def live_catalogs() -> list[Owner]:
     with _LIVE_LOCK:
         return list(_LIVE)
 
 
-def catalogs_on_pool(pool: Pool) -> list[MemCatalog]:
+def catalogs_on_pool(pool: Pool) -> list[Owner]:
     """The live catalogs whose own pool is ``pool``."""
     return [c for c in live_catalogs() if c.pool is pool]
 
@@ -63,12 +72,12 @@ class PoolFile:
 
     @property
     def url(self) -> str:
-        return f"memcat://{self.pool.name}/{self.key}"
+        return urls.build(self.pool.name, self.key)
 
 
 def split(location: str) -> tuple[str, str]:
     """(pool name, key) of a pool file's location: ``memcat://``, or ``s3://`` of a served bucket."""
-    return paths.split_pool(paths.normalize(buckets.canonical(location)))
+    return urls.parse(location)
 
 
 def canonical(locations: Iterable[str]) -> set[str]:
@@ -96,7 +105,7 @@ def unowned_files(pool: Pool, prefix: str) -> list[PoolFile]:
     return found
 
 
-def unreferenced(catalog: MemCatalog, candidates: Iterable[PoolFile]) -> list[PoolFile]:
+def unreferenced(catalog: Owner, candidates: Iterable[PoolFile]) -> list[PoolFile]:
     """The ``candidates`` that no live table references and no write in flight pins.
 
     The order matters: pins are read before references, so a write that commits (and

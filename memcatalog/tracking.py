@@ -13,14 +13,15 @@ is published), so no reclaim can take it while the write is in flight.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from types import TracebackType
 
 from pyiceberg.io import FileIO, InputFile, OutputFile, OutputStream
 
 from memcatalog import ownership
 from memcatalog.errors import WriteAbortedError
-from memcatalog.fileio import delete_quietly, is_memcat
+from memcatalog.fileio import delete_quietly
 from memcatalog.leases import Lease
+from memcatalog.urls import is_pool_url
 
 
 class TrackingFileIO(FileIO):
@@ -71,7 +72,7 @@ class TrackingFileIO(FileIO):
         with self._lock:
             if self.aborted:
                 raise WriteAbortedError(f"write aborted; not creating {location}")
-            if self.lease is not None and is_memcat(location):
+            if self.lease is not None and is_pool_url(location):
                 self.lease.pin(*ownership.split(location))
             self.created.append(location)
             self._creating += 1
@@ -159,7 +160,9 @@ class _TrackedStream:
     def __enter__(self) -> _TrackedStream:
         return self
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if exc_type is not None:
             self.discard()
         else:

@@ -167,16 +167,16 @@ def test_item4_reclaim_between_a_pyiceberg_appends_files_and_its_commit_spares_t
     table = cat.create_table("db.t", SCHEMA)
     _orphans(cat)
     reclaimed: list[int] = []
-    real = MemCatalog._write_metadata
+    real = MemCatalog.write_metadata_file
 
     def reclaim_first(self: MemCatalog, *args: Any, **kwargs: Any) -> None:
         # The append's data files, manifests and manifest list are in the pool; its commit is not.
         reclaimed.append(self.reclaim().files_deleted)
         real(self, *args, **kwargs)
 
-    monkeypatch.setattr(MemCatalog, "_write_metadata", reclaim_first)
+    monkeypatch.setattr(MemCatalog, "write_metadata_file", reclaim_first)
     table.append(ids(1000))
-    monkeypatch.setattr(MemCatalog, "_write_metadata", real)
+    monkeypatch.setattr(MemCatalog, "write_metadata_file", real)
     assert reclaimed and reclaimed[0] > 0, "reclaim ran in the middle of the append and freed the dropped table"
     assert rows(cat, "db.t") == list(range(1000))
     assert cat.check() == []
