@@ -413,7 +413,13 @@ class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
         ns = Catalog.namespace_to_string(Catalog.namespace_from(identifier))
         name = Catalog.table_name_from(identifier)
         self._read_metadata(f"{ns}.{name}", metadata_location)
-        return super().register_table(identifier, metadata_location, overwrite)
+        table = super().register_table(identifier, metadata_location, overwrite)
+        # Files written through this catalog's FileIO for it (an import) are referenced now: their writes are over.
+        for path in maintenance.referenced_files(table):
+            lease = leases.find(leases.write_id_of(path))
+            if lease is not None and lease.ttl is not None and lease.owner == self.owner:
+                lease.release()
+        return table
 
     @override
     def commit_table(
