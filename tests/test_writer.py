@@ -76,6 +76,7 @@ print(json.dumps({
 """
 
 
+@pytest.mark.slow  # ten million rows: seconds by design (CI runs -m slow)
 def test_ten_million_rows_stream_in_bounded_memory() -> None:
     """Measured in a fresh process, so other tests' memory does not blur the numbers."""
     import json
