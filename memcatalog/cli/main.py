@@ -406,21 +406,24 @@ def bench(
     from pathlib import Path
 
     from memcatalog.bench import report
+    from memcatalog.bench import rest as rest_bench
     from memcatalog.bench.curves import CurveSizes, run_curves
     from memcatalog.bench.run import curves_plot_path, run_all, write
     from memcatalog.config import parse_size
 
     results = run_all(rows, repeat, small_appends, threads, per_thread, parse_size(memory_size))
+    rest_section = rest_bench.section(rest_bench.run_if_servable())
     measured = run_curves(CurveSizes.full(), say=lambda what: click.echo(f"... {what}")) if curves else None
     command = "memcatalog bench " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "memcatalog bench"
     if output:
         md = Path(output)
-        write(results, command, md, md.with_suffix(".png"), measured)
+        write(results, command, md, md.with_suffix(".png"), measured, rest_section)
         click.echo(f"wrote {md} and {md.with_suffix('.png')}")
         if measured:
             click.echo(f"wrote {curves_plot_path(md.with_suffix('.png'))}")
     from memcatalog.bench.run import environment
 
     click.echo(report.markdown(results, command, environment()))
+    click.echo(rest_section)
     if measured:
         click.echo(report.curves_markdown(measured, "benchmarks-curves.png"))
