@@ -201,8 +201,9 @@ class _Loaded:
         self.tables: list[Identifier] = []
 
     def put(self, url: str, data: bytes) -> None:
-        pool, key = locate(url, create=True)
-        pool.put(key, data, exclusive=True)
+        # Through the catalog's FileIO, as every file the catalog writes: it records the catalog as the owner.
+        with self.catalog.load_file_io_for(url).new_output(url).create(overwrite=False) as f:
+            f.write(data)
         self.files.append(url)
 
     def undo(self, drop: bool) -> None:
@@ -213,8 +214,7 @@ class _Loaded:
                 self.catalog.drop_namespace(ns)
         for url in reversed(self.files):
             with contextlib.suppress(Exception):
-                pool, key = locate(url)
-                pool.remove(key)
+                self.catalog.load_file_io_for(url).delete(url)
         with contextlib.suppress(Exception):
             self.catalog.close()
         left = find_pool(self.catalog.pool.name)
