@@ -304,6 +304,19 @@ def test_every_exported_file_name_carries_the_run_id(source: MemCatalog, tmp_pat
         )
 
 
+def test_an_export_that_cannot_fit_on_the_disk_writes_nothing(
+    source: MemCatalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    real = shutil.disk_usage
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: real(p)._replace(free=100))
+    target = SqlCatalog("prod", uri="sqlite:///:memory:", warehouse=f"file://{tmp_path}/wh")
+    with pytest.raises(OSError, match=r"not enough space for the export to file://.*: needs .*, 100 B free"):
+        export_table(source, "db.events", target)
+    assert target.list_namespaces() == [] and not (tmp_path / "wh").exists()
+
+
 def test_a_failed_export_leaves_no_namespace_it_created(
     source: MemCatalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

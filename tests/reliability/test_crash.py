@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability import crash
+from . import crash
 
 WAITS_ON_13A = {
     "append": "pyiceberg's failed append leaves its data and manifest files; after COMMIT its metadata is deleted",
