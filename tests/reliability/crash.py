@@ -40,6 +40,7 @@ from unittest import mock
 
 import pyarrow as pa
 from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.exceptions import CommitStateUnknownException
 from pyiceberg.io.pyarrow import PyArrowFileIO
 from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
@@ -92,21 +93,21 @@ def instrumented(inj: Injector, engines: list[Any]) -> Iterator[None]:
     real_output, real_delete = PyArrowFileIO.new_output, PyArrowFileIO.delete
     real_addfile, real_replace, real_rename = tarfile.TarFile.addfile, os.replace, os.rename
 
-    def reserve(self: Pool, n: int, key: str, alerts: Any = None) -> None:
+    def reserve(self: Pool, n: int, key: str, *args: Any, **kwargs: Any) -> None:
         if inj.hit("pool.reserve"):
             raise QuotaExceededError(self._url(key), n, 0, self.quota, self.name)
-        real_reserve(self, n, key, alerts)
+        real_reserve(self, n, key, *args, **kwargs)
 
-    def publish(self: Pool, key: str, buffer: Any, reserved: int, exclusive: bool) -> Any:
+    def publish(self: Pool, key: str, buffer: Any, reserved: int, *args: Any, **kwargs: Any) -> Any:
         if inj.hit("pool.publish"):
             with self._lock:  # as the pool's own refusals to publish do (a name taken meanwhile)
                 self._acct.reserved -= reserved
             raise InjectedError(f"injected failure publishing {self._url(key)}")
-        return real_publish(self, key, buffer, reserved, exclusive)
+        return real_publish(self, key, buffer, reserved, *args, **kwargs)
 
-    def remove(self: Pool, key: str) -> int:
+    def remove(self: Pool, key: str, *args: Any, **kwargs: Any) -> int:
         inj.check("pool.delete")
-        return real_remove(self, key)
+        return real_remove(self, key, *args, **kwargs)
 
     def new_output(self: PyArrowFileIO, location: str) -> Any:
         return _CheckedOutput(real_output(self, location), inj)
@@ -249,9 +250,24 @@ def _source_world() -> World:
     return w
 
 
-def _table_problems(w: World, new_ids: list[int]) -> list[str]:
-    """The table is at the old or the new snapshot, readable, and the catalog audits clean."""
+def _unknown(error: BaseException | None) -> bool:
+    """Whether the operation reported that its commit may or may not have landed."""
+    while error is not None:
+        if isinstance(error, CommitStateUnknownException):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def _table_problems(w: World, new_ids: list[int], error: BaseException | None) -> list[str]:
+    """The table is at the old or the new snapshot, readable, and the catalog audits clean.
+
+    After a commit whose outcome the catalog could not know (CommitStateUnknownException) it
+    may keep files it cannot judge; then one ``reclaim()`` must leave the audit clean.
+    """
     problems: list[str] = []
+    if _unknown(error):
+        w.catalog.reclaim()
     try:
         found = _ids(w.catalog.load_table("db.t"))
     except Exception as e:
@@ -289,7 +305,7 @@ class Append(Operation):
         w.catalog.load_table("db.t").append(rows(100, 5))
 
     def problems(self, w: World, error: BaseException | None) -> list[str]:
-        return _table_problems(w, sorted([*w.before["ids"], *range(100, 105)]))
+        return _table_problems(w, sorted([*w.before["ids"], *range(100, 105)]), error)
 
 
 class Overwrite(Append):
@@ -299,7 +315,7 @@ class Overwrite(Append):
         w.catalog.load_table("db.t").overwrite(rows(200, 3))
 
     def problems(self, w: World, error: BaseException | None) -> list[str]:
-        return _table_problems(w, [200, 201, 202])
+        return _table_problems(w, [200, 201, 202], error)
 
 
 class Writer(Append):
@@ -310,7 +326,7 @@ class Writer(Append):
             writer.write(rows(300, 7))
 
     def problems(self, w: World, error: BaseException | None) -> list[str]:
-        return _table_problems(w, sorted([*w.before["ids"], *range(300, 307)]))
+        return _table_problems(w, sorted([*w.before["ids"], *range(300, 307)]), error)
 
 
 def _tree(root: Path) -> dict[str, bytes]:
