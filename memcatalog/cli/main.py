@@ -315,17 +315,21 @@ def newest_metadata_file(source: str) -> str:
 
 
 def _replace_save(catalog: Any, archive: str, save: Any) -> None:
+    """Save over ``archive``: a .tar is replaced atomically by save(); a directory is swapped in whole."""
     import shutil
+    import uuid
     from pathlib import Path
 
     path = Path(archive)
-    if path.is_dir():
-        staging = path.with_name(path.name + ".new")
-        save(catalog, staging)
-        shutil.rmtree(path)
-        staging.rename(path)
-    else:
+    if not path.is_dir():
         save(catalog, path)
+        return
+    run = uuid.uuid4().hex
+    staging, old = path.with_name(f".{path.name}.{run}.new"), path.with_name(f".{path.name}.{run}.old")
+    save(catalog, staging)
+    path.rename(old)
+    staging.rename(path)
+    shutil.rmtree(old)
 
 
 @main.command("export")
