@@ -247,3 +247,33 @@ def test_the_update_tests_cover_every_update_type_pyiceberg_models() -> None:
         sent.update(u["action"] for u in updates)
     modelled = {c.model_fields["action"].default for c in typing.get_args(typing.get_args(TableUpdate)[0])}
     assert modelled == sent
+
+
+def test_server_commits_never_take_pyiceberg_s_whole_history_copy(
+    http: httpx.Client, table: MemCatalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """updateTable and commitTransaction apply updates without pyiceberg's ``update_table_metadata``.
+
+    That function ends in a deep copy of the whole metadata (every snapshot), so a server
+    using it would commit in time that grows with table history (issue 16, the commit-cost issue).
+    """
+    import pyiceberg.catalog
+    import pyiceberg.table.update
+
+    import memcatalog.pyiceberg_internals
+
+    def whole_history_copy(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the server used pyiceberg's update_table_metadata (a whole-history deep copy)")
+
+    for module in (pyiceberg.catalog, pyiceberg.table.update, memcatalog.pyiceberg_internals):
+        if hasattr(module, "update_table_metadata"):
+            monkeypatch.setattr(module, "update_table_metadata", whole_history_copy)
+    one = http.post("/namespaces/db/tables/t", json={"updates": [{"action": "set-properties", "updates": {"a": "1"}}]})
+    assert one.status_code == 200, one.text
+    change = {
+        "identifier": {"namespace": ["db"], "name": "t"},
+        "updates": [{"action": "set-properties", "updates": {"b": "2"}}],
+    }
+    both = http.post("/transactions/commit", json={"table-changes": [change]})
+    assert both.status_code == 204, both.text
+    assert {"a": "1", "b": "2"}.items() <= table.load_table("db.t").properties.items()
