@@ -7,6 +7,8 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from memcatalog.rest.errors import RestRequestError
+
 DEFAULT_MAX_REQUEST_BYTES = 64 * 2**20  # bytes: 64 MiB, far above any metadata commit
 PUBLIC_PATHS = ("/v1/oauth/tokens",)  # where a client gets its token
 
@@ -77,7 +79,7 @@ class RequestSizeLimitMiddleware:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _BodyTooLarge(seen)
+                    raise _BodyTooLarge(self._too_large(f"more than {seen}"))
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -88,10 +90,13 @@ class RequestSizeLimitMiddleware:
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except _BodyTooLarge as e:
+        except _BodyTooLarge as e:  # raised where no route's error handling saw it
             if not started:
-                await _reply(send, 413, "RequestEntityTooLargeException", self._too_large(f"more than {e.args[0]}"), [])
+                await _reply(send, e.status, e.error_type, str(e), [])
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _BodyTooLarge(RestRequestError):
+    """A streamed body went past the limit: a 413 wherever it surfaces (a route reading the body answers it too)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, status=413, error_type="RequestEntityTooLargeException")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import httpx
 import pyarrow as pa
 import pytest
@@ -97,3 +99,21 @@ def test_the_endpoint_table_in_docs_names_exactly_the_routes_served() -> None:
         (supported if cells[2] == "yes" else unsupported).update(names)
     assert supported == {r.operation for r in ROUTES}
     assert unsupported and not unsupported & supported
+
+
+def test_a_streamed_body_over_the_limit_is_413_not_500(served: MemCatalog) -> None:
+    """Without Content-Length (chunked), the limit is enforced while the body arrives."""
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"namespace": ["x"], "properties": {"k": "'
+        for _ in range(10):
+            yield b"v" * 500
+        yield b'"}}'
+
+    with memcatalog.rest.serve(served, max_request_bytes=1000) as server:
+        r = httpx.post(server.url + "/v1/namespaces", content=chunks(), headers={"content-type": "application/json"})
+        assert r.status_code == 413, r.text
+        assert r.json()["error"]["type"] == "RequestEntityTooLargeException" and "1000 bytes" in r.text
+        small = httpx.post(server.url + "/v1/namespaces", content=iter([b'{"namespace": ', b'["y"]}']))
+        assert small.status_code == 200, small.text
+    assert not served.namespace_exists("x") and served.namespace_exists("y")
