@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pyarrow as pa
@@ -117,3 +118,19 @@ def test_a_streamed_body_over_the_limit_is_413_not_500(served: MemCatalog) -> No
         small = httpx.post(server.url + "/v1/namespaces", content=iter([b'{"namespace": ', b'["y"]}']))
         assert small.status_code == 200, small.text
     assert not served.namespace_exists("x") and served.namespace_exists("y")
+
+
+def test_registering_a_file_that_is_not_metadata_does_not_send_its_content(
+    http: httpx.Client, served: MemCatalog, tmp_path: Path
+) -> None:
+    secret = tmp_path / "not-metadata.json"
+    secret.write_text("SECRET-CONTENT-1234")
+    served.create_namespace("db")
+    for route, body in (
+        ("/namespaces/db/register", {"name": "r", "metadata-location": str(secret)}),
+        ("/namespaces/db/register-view", {"name": "v", "metadata-location": str(secret)}),
+    ):
+        r = http.post(route, json=body)
+        assert r.status_code == 400, r.text
+        assert "not a readable Iceberg" in r.json()["error"]["message"] and "SECRET" not in r.text
+    assert served.list_tables("db") == [] and served.list_views("db") == []
