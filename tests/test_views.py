@@ -66,6 +66,6 @@ def test_a_new_view_name_is_still_checked(cat: MemCatalog, identifier: tuple[str
 
 def test_registering_a_missing_view_file_says_what_is_missing(cat: MemCatalog) -> None:
     missing = f"memcat://{cat.pool.name}/nowhere/metadata/00000-x.metadata.json"
-    with pytest.raises(FileNotFoundError, match="no file at .*nowhere.*existing view metadata file"):
+    with pytest.raises(FileNotFoundError, match=r"no file at .*nowhere.*existing view metadata file"):
         cat.register_view("ns.r", missing)
     assert not cat.view_exists("ns.r")
