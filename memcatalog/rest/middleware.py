@@ -7,9 +7,9 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from memcatalog.rest.errors import RestRequestError
+from memcatalog.config import DEFAULT_MAX_REQUEST_BYTES
+from memcatalog.errors import RestRequestError
 
-DEFAULT_MAX_REQUEST_BYTES = 64 * 2**20  # bytes: 64 MiB, far above any metadata commit
 PUBLIC_PATHS = ("/v1/oauth/tokens",)  # where a client gets its token
 
 
