@@ -145,8 +145,7 @@ def _check_namespace(namespace: str | Identifier) -> None:
 
 def _check_table_identifier(identifier: str | Identifier) -> None:
     namespace = Catalog.namespace_from(identifier)
-    if namespace:
-        _check_namespace(namespace)
+    _check_namespace(namespace)  # none at all ("tbl") is NoSuchNamespaceError too, as SqlCatalog's create_table raises
     check_identifier([Catalog.table_name_from(identifier)], "table name")
 
 

@@ -195,6 +195,9 @@ class Pool:
         with self._lock:
             if key in self._files:
                 raise FileExistsError(self._url(key))
+            for d in paths.ancestors(key):  # a directory under a file would make it both
+                if d in self._files:
+                    raise NotADirectoryError(errno.ENOTDIR, "Not a directory", self._url(d))
             if key in self._dirs:
                 if not exist_ok:
                     raise FileExistsError(self._url(key))
