@@ -123,6 +123,31 @@ def _database_names(catalogs: list[MemCatalog]) -> dict[str, str]:
     return names
 
 
+def _s3_secrets(con: duckdb_module.DuckDBPyConnection, catalogs: list[MemCatalog]) -> None:
+    """Reach the catalogs' pools served over S3 (``s3://<pool>/`` tables) through this process's endpoint."""
+    from memcatalog import buckets
+
+    for catalog in catalogs:
+        props = buckets.endpoint_for(catalog.pool.name)
+        if props is None:
+            continue
+        load_extension(con, "httpfs")
+        host = props["s3.endpoint"].removeprefix("http://")
+        options = ", ".join(
+            [
+                "TYPE s3",
+                f"KEY_ID {_sql_string(props['s3.access-key-id'])}",
+                f"SECRET {_sql_string(props['s3.secret-access-key'])}",
+                f"REGION {_sql_string(props['s3.region'])}",
+                f"ENDPOINT {_sql_string(host)}",
+                "URL_STYLE 'path'",
+                "USE_SSL false",
+                f"SCOPE {_sql_string(f's3://{catalog.pool.name}')}",
+            ]
+        )
+        con.execute(f"CREATE OR REPLACE SECRET {_quote('memcatalog_s3_' + catalog.pool.name)} ({options})")
+
+
 class CatalogConnection:
     """A DuckDB connection that shows one or more catalogs' tables as views.
 
@@ -141,6 +166,7 @@ class CatalogConnection:
             con.register_filesystem(MemCatalogFileSystem())
         load_extension(con, "avro")
         load_extension(con, "iceberg")
+        _s3_secrets(con, catalogs)
         self.databases = _database_names(catalogs)
         for catalog in catalogs:
             con.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {_quote(self.databases[catalog.name])}")

@@ -82,7 +82,7 @@ def test_sql_writes_become_iceberg_commits_that_pyiceberg_reads(catalog: MemCata
 
 
 def test_tables_and_save_see_sql_tables(tmp_path: Path) -> None:
-    from memcatalog.transfer import restore
+    from memcatalog.archive import restore
 
     catalog = MemCatalog("shell_save_test")
     out = io.StringIO()

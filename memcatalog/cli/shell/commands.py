@@ -127,7 +127,7 @@ def _usage(shell: Shell, args: list[str]) -> None:
 
 
 def _save(shell: Shell, args: list[str]) -> None:
-    from memcatalog.transfer import save
+    from memcatalog.archive import save
 
     manifest = save(shell.catalog, args[0])
     shell.session.mark_saved()
