@@ -69,16 +69,18 @@ def test_sql_writes_become_iceberg_commits_that_pyiceberg_reads(catalog: MemCata
             "CREATE TABLE db.made AS SELECT 1 AS x;",
             "INSERT INTO db.trips VALUES (4, 'd');",
             "CREATE TABLE plain AS SELECT 5 AS y;",  # an empty catalog got the namespace 'default' for these
+            "CREATE TABLE db.gone AS SELECT 1 AS x; DROP TABLE db.gone;",
         ],
     )
     trips = catalog.load_table("db.trips").scan().to_arrow().sort_by("id")
     assert trips.to_pydict() == {"id": [1, 3, 4], "city": ["z", "c", "d"]}
     assert catalog.load_table("db.made").scan().to_arrow().to_pydict() == {"x": [1]}
     assert catalog.load_table("default.plain").scan().to_arrow().to_pydict() == {"y": [5]}
+    assert not catalog.table_exists("db.gone")
     assert [s.summary.operation.value for s in catalog.load_table("db.trips").snapshots() if s.summary][:1] == [
         "append"
     ]
-    assert "3 rows" in out.getvalue()
+    assert "3 rows" in out.getvalue() and "Success" not in out.getvalue()
 
 
 def test_tables_and_save_see_sql_tables(tmp_path: Path) -> None:

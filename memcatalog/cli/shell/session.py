@@ -106,8 +106,8 @@ class Session:
                     return
                 rows = cursor.fetchmany(limit + 1)
                 columns = [d[0] for d in cursor.description]
-                if columns == ["Count"] and not _returns_rows(sql):
-                    count = rows[0][0] if rows else None
+                if columns in (["Count"], ["Success"]) and not _returns_rows(sql):
+                    count = rows[0][0] if rows and columns == ["Count"] else None
                     message = None if count is None else f"{count} row{'' if count == 1 else 's'}"
                     outcome["result"] = Result([], [], False, message)
                     return
