@@ -114,3 +114,24 @@ def test_history_is_kept_between_sessions_and_an_unchanged_catalog_quits_at_once
     second.expect(pexpect.EOF)
     second.close()
     assert second.exitstatus == 0
+
+
+def test_a_script_piped_into_a_real_process_stops_at_its_first_error(tmp_path: Path) -> None:
+    import subprocess
+
+    script = (
+        "CREATE SCHEMA db;\nCREATE TABLE db.t AS\n  SELECT 1 AS x;\nSELECT * FROM db.nope;\nSELECT 'not reached';\n"
+    )
+    env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{ROOT / 'plugins'}")
+    result = subprocess.run(
+        [sys.executable, "-m", "memcatalog", "shell"],
+        input=script,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: line 4:") and "nope" in result.stderr
+    assert "not reached" not in result.stdout and "1 row" in result.stdout
+    assert "terminate called" not in result.stderr

@@ -9,9 +9,10 @@ from rich.console import Console
 
 from memcatalog.cli.output import print_table
 from memcatalog.cli.shell import commands
-from memcatalog.cli.shell.session import Interrupted, Result, Session
+from memcatalog.cli.shell.session import Result, Session
 from memcatalog.cli.shell.statements import Piece, split
 from memcatalog.config import format_size
+from memcatalog.errors import MemcatalogError
 
 if TYPE_CHECKING:
     from memcatalog.catalog import MemCatalog
@@ -20,7 +21,7 @@ ROW_LIMIT = 50  # rows printed per result
 BANNER = "memcatalog shell: DuckDB SQL over an in-memory Iceberg catalog; statements end with ';'. .help for help."
 
 
-class ScriptError(Exception):
+class ScriptError(MemcatalogError):
     """A statement of a piped script or -c failed; the script stops there."""
 
 
@@ -84,7 +85,7 @@ class Shell:
                 return
             try:
                 self.run_piece(piece)
-            except (Exception, Interrupted) as e:
+            except Exception as e:  # a StatementCancelledError too
                 raise ScriptError(f"{label} {piece.line}: {str(e).strip() or type(e).__name__}") from e
 
     def run_commands(self, texts: Iterable[str]) -> None:

@@ -14,12 +14,13 @@ import pyarrow as pa
 from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchTableError
 
 from memcatalog.config import format_size
+from memcatalog.errors import MemcatalogError
 
 if TYPE_CHECKING:
     from memcatalog.cli.shell.app import Shell
 
 
-class UsageError(ValueError):
+class UsageError(MemcatalogError, ValueError):
     """A dot command was given the wrong arguments; the message shows its usage."""
 
 

@@ -13,7 +13,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from memcatalog.cli.shell.session import Interrupted
+from memcatalog.cli.shell.app import BANNER
+from memcatalog.cli.shell.session import StatementCancelledError
 from memcatalog.cli.shell.statements import Piece, is_complete, split
 
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ def _confirm_quit(shell: Shell, session: PromptSession[str]) -> bool:
 def interact(shell: Shell) -> None:
     """Read, run and print until the user leaves."""
     session = _prompt_session(shell)
-    shell.out.print(shell_banner(), markup=False, highlight=False)
+    shell.out.print(BANNER, markup=False, highlight=False)
     while True:
         try:
             text = session.prompt(shell.prompt())
@@ -97,7 +98,7 @@ def interact(shell: Shell) -> None:
         for piece in pieces:
             try:
                 shell.run_piece(piece)
-            except Interrupted as e:
+            except StatementCancelledError as e:
                 shell.out.print(str(e))
             except KeyboardInterrupt:
                 shell.out.print("cancelled")
@@ -108,9 +109,3 @@ def interact(shell: Shell) -> None:
                     return
                 shell.quit_requested = False
                 break
-
-
-def shell_banner() -> str:
-    from memcatalog.cli.shell.app import BANNER
-
-    return BANNER

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from memcatalog.duckdb import _sql_string
+from memcatalog.errors import MemcatalogError
 
 if TYPE_CHECKING:
     import duckdb
@@ -26,7 +27,7 @@ DEFAULT_NAMESPACE = "default"  # made, and USEd, when the catalog has no namespa
 INSTALL_HINT = "the shell needs DuckDB and the REST server: pip install 'memcatalog[shell]'"
 
 
-class Interrupted(Exception):
+class StatementCancelledError(MemcatalogError):
     """The statement was cancelled with Ctrl-C."""
 
 
@@ -124,7 +125,7 @@ class Session:
             self.con.interrupt()
             worker.join()
             self.recover()
-            raise Interrupted("statement cancelled") from None
+            raise StatementCancelledError("statement cancelled") from None
         if "error" in outcome:
             self.recover()
             raise outcome["error"]
