@@ -28,11 +28,10 @@ from typing import Any
 from pyiceberg.catalog import Catalog
 from pyiceberg.typedef import Identifier
 
-from memcatalog import maintenance
+from memcatalog import maintenance, urls
 from memcatalog.catalog import MemCatalog
 from memcatalog.errors import QuotaExceededError, SaveFormatError
-from memcatalog.fileio import is_memcat, locate
-from memcatalog.pool import drop_pool, find_pool, get_pool
+from memcatalog.pool import drop_pool, find_pool, get_pool, locate
 
 __all__ = ["FORMAT", "MANIFEST", "SaveFormatError", "restore", "save"]
 
@@ -70,7 +69,7 @@ def save(catalog: MemCatalog, path: str | Path) -> dict[str, Any]:
     files: set[str] = set()
     for table in catalog._live_tables():
         manifest["tables"].append({"identifier": list(table.name()), "metadata_location": table.metadata_location})
-        files |= {f for f in maintenance.referenced_files(table) if is_memcat(f)}
+        files |= {f for f in maintenance.referenced_files(table) if urls.is_pool_url(f)}
     with _writer(Path(path)) as put:
         for url in sorted(files):
             pool, key = locate(url)
@@ -230,7 +229,7 @@ def _register_all(path: Path, manifest: dict[str, Any], loaded: _Loaded) -> None
             loaded.namespaces.append(ns)
     for entry in manifest["tables"]:
         identifier = tuple(entry["identifier"])
-        if not is_memcat(entry["metadata_location"]) or entry["metadata_location"] in manifest["files"]:
+        if not urls.is_pool_url(entry["metadata_location"]) or entry["metadata_location"] in manifest["files"]:
             table = catalog.register_table(identifier, entry["metadata_location"])
         else:
             raise SaveFormatError(
@@ -238,7 +237,9 @@ def _register_all(path: Path, manifest: dict[str, Any], loaded: _Loaded) -> None
                 f"{entry['metadata_location']} is not in it"
             )
         loaded.tables.append(identifier)
-        missing = sorted(f for f in maintenance.referenced_files(table) if is_memcat(f) and f not in manifest["files"])
+        missing = sorted(
+            f for f in maintenance.referenced_files(table) if urls.is_pool_url(f) and f not in manifest["files"]
+        )
         if missing:
             more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
             raise SaveFormatError(
@@ -296,7 +297,7 @@ def _check_shape(path: Path, m: dict[str, Any]) -> None:
     ):
         raise bad("'tables' must be a list of {identifier: [...], metadata_location: ...}")
     if not isinstance(files, dict) or not all(
-        isinstance(k, str) and is_memcat(k) and type(v) is int and v >= 0 for k, v in files.items()
+        isinstance(k, str) and urls.is_pool_url(k) and type(v) is int and v >= 0 for k, v in files.items()
     ):
         raise bad("'files' must map memcat:// URLs to sizes in bytes")
 
@@ -313,7 +314,7 @@ def _check_room(manifest: dict[str, Any]) -> None:
     for pool_name, size in needed.items():
         stats = get_pool(pool_name).stats()
         if size > stats.free:
-            raise QuotaExceededError(f"memcat://{pool_name}/ (restore)", size, stats.free, stats.quota, pool_name)
+            raise QuotaExceededError(f"{urls.build(pool_name)} (restore)", size, stats.free, stats.quota, pool_name)
 
 
 def _all_namespaces(catalog: MemCatalog, parent: Identifier = ()) -> list[Identifier]:

@@ -36,13 +36,11 @@ __all__ = [
     "memcatalog_duckdb",
 ]
 
-DEFAULT_QUOTA = "1GiB"
-
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addini(
-        "memcatalog_quota", "pool quota of the memcatalog fixture (bytes or e.g. 256MiB)", default=DEFAULT_QUOTA
-    )
+    # No default here: the fixture falls back to memcatalog.config.DEFAULT_QUOTA_TEXT, so importing the
+    # plugin (in every pytest run where memcatalog is installed) does not import memcatalog.
+    parser.addini("memcatalog_quota", "pool quota of the memcatalog fixture (bytes or e.g. 256MiB; default 1GiB)")
     parser.addini(
         "memcatalog_catalogs",
         "catalog names for which pyiceberg.catalog.load_catalog(name) returns the test's catalogs",

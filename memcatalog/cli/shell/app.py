@@ -12,7 +12,6 @@ from memcatalog.cli.shell import commands
 from memcatalog.cli.shell.session import Result, Session
 from memcatalog.cli.shell.statements import Piece, split
 from memcatalog.config import format_size
-from memcatalog.errors import MemcatalogError
 
 if TYPE_CHECKING:
     from memcatalog.catalog import MemCatalog
@@ -21,7 +20,7 @@ ROW_LIMIT = 50  # rows printed per result
 BANNER = "memcatalog shell: DuckDB SQL over an in-memory Iceberg catalog; statements end with ';'. .help for help."
 
 
-class ScriptError(MemcatalogError):
+class ScriptError(Exception):
     """A statement of a piped script or -c failed; the script stops there."""
 
 

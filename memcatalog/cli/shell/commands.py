@@ -14,13 +14,12 @@ import pyarrow as pa
 from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchTableError
 
 from memcatalog.config import format_size
-from memcatalog.errors import MemcatalogError
 
 if TYPE_CHECKING:
     from memcatalog.cli.shell.app import Shell
 
 
-class UsageError(MemcatalogError, ValueError):
+class UsageError(ValueError):
     """A dot command was given the wrong arguments; the message shows its usage."""
 
 

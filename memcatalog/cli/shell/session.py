@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from memcatalog.duckdb import _sql_string
-from memcatalog.errors import MemcatalogError
 
 if TYPE_CHECKING:
     import duckdb
@@ -27,7 +26,7 @@ DEFAULT_NAMESPACE = "default"  # made, and USEd, when the catalog has no namespa
 INSTALL_HINT = "the shell needs DuckDB and the REST server: pip install 'memcatalog[shell]'"
 
 
-class StatementCancelledError(MemcatalogError):
+class StatementCancelledError(Exception):
     """The statement was cancelled with Ctrl-C."""
 
 
