@@ -19,6 +19,7 @@ from memcatalog.cli.shell.statements import Piece, is_complete, split
 
 if TYPE_CHECKING:
     from prompt_toolkit import PromptSession
+    from prompt_toolkit.key_binding import KeyPressEvent
 
     from memcatalog.cli.shell.app import Shell
 
@@ -48,8 +49,8 @@ def _prompt_session(shell: Shell) -> PromptSession[str]:
     bindings = KeyBindings()
 
     @bindings.add("enter")
-    def _enter(event: object) -> None:
-        buffer = event.current_buffer  # type: ignore[attr-defined]
+    def _enter(event: KeyPressEvent) -> None:
+        buffer = event.current_buffer
         if is_complete(buffer.text):
             buffer.validate_and_handle()
         else:
@@ -74,8 +75,10 @@ def _confirm_quit(shell: Shell, session: PromptSession[str]) -> bool:
 
     try:
         answer = prompt("tables changed since the last .save and will be lost; quit anyway? [y/N] ")
-    except (EOFError, KeyboardInterrupt):
+    except EOFError:  # Ctrl-D again: leave
         return True
+    except KeyboardInterrupt:  # Ctrl-C: stay
+        return False
     return answer.strip().lower() in ("y", "yes")
 
 
