@@ -221,3 +221,39 @@ def test_the_shell_stops_its_server_and_duckdb_when_it_ends(catalog: MemCatalog)
         run(catalog, Console(file=io.StringIO()), commands=["SELECT * FROM no_such_table"])
     alive = [t.name for t in threading.enumerate() if t.name.startswith("memcatalog-")]
     assert alive == []
+
+
+# ---- completion and history (the terminal itself: tests/test_shell_terminal.py) -----------------
+def _completions(sh: Shell, line: str) -> list[str]:
+    from prompt_toolkit.completion import CompleteEvent
+    from prompt_toolkit.document import Document
+
+    from memcatalog.cli.shell.completion import ShellCompleter
+
+    return [
+        c.text for c in ShellCompleter(sh).get_completions(Document(line), CompleteEvent(completion_requested=True))
+    ]
+
+
+def test_tab_completes_commands_tables_and_keywords(shell: tuple[Shell, io.StringIO]) -> None:
+    sh, _ = shell
+    sh.run_text("CREATE SCHEMA db; CREATE TABLE db.trips AS SELECT 1 AS x;")
+    assert _completions(sh, ".sna") == [".snapshots"]
+    assert _completions(sh, ".at db.tr") == ["db.trips"]
+    assert _completions(sh, ".help sna") == ["snapshots"]
+    assert "SELECT" in _completions(sh, "sele")
+    assert "db.trips" in _completions(sh, "SELECT * FROM db.t")
+    assert _completions(sh, ".tables ") == []  # .tables takes no argument
+
+
+def test_history_file_location(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from memcatalog.cli.shell.repl import history_path
+
+    monkeypatch.delenv("MEMCATALOG_HISTORY", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("XDG_STATE_HOME", raising=False)
+    assert history_path() == tmp_path / ".memcatalog_history"
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    assert history_path() == tmp_path / "state" / "memcatalog" / "history"
+    monkeypatch.setenv("MEMCATALOG_HISTORY", str(tmp_path / "h"))
+    assert history_path() == tmp_path / "h"
