@@ -46,7 +46,11 @@ def _method_signature(obj: Any) -> str:
 
 
 def _doc(obj: Any) -> str:
-    return inspect.getdoc(obj) or "(no docstring)"
+    """The docstring: its first line as text, the rest (Args:, Example:, ...) verbatim in a text block."""
+    text = inspect.getdoc(obj) or "(no docstring)"
+    first, _, rest = text.partition("\n")
+    rest = rest.strip("\n")
+    return first if not rest else f"{first}\n\n```text\n{rest}\n```"
 
 
 def _members(cls: type) -> Iterator[tuple[str, Any]]:
