@@ -145,7 +145,7 @@ def test_load_catalog_names_return_the_tests_catalogs_and_are_restored(pytester:
         @pytest.mark.memcatalog_catalogs("dev")
         def test_marker_overrides_ini(memcatalog):
             assert pipeline.load_catalog("dev") is memcatalog
-            with pytest.raises(Exception):
+            with pytest.raises(ValueError, match="PYICEBERG_CATALOG__PROD__URI"):
                 pipeline.load_catalog("prod")  # not listed here: pyiceberg's own, which has no such catalog
         """
     )
