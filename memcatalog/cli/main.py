@@ -119,19 +119,31 @@ def demo(scale: float, quota: str) -> None:
 def shell(commands: tuple[str, ...], loads: tuple[str, ...], quota: str, archive: str | None) -> None:
     """An interactive DuckDB SQL shell over an in-memory catalog.
 
+    Statements end with ';' and may span lines; SQL writes (CREATE TABLE, INSERT,
+    UPDATE, DELETE, CREATE TABLE AS) are Iceberg commits in the catalog. On a
+    terminal: history, Tab completion, Ctrl-C cancels, Ctrl-D leaves. A script piped
+    to stdin runs to its first error (exit status 1). .help lists the dot commands.
+
     \b
     Examples:
       memcatalog shell
       memcatalog shell --load trips.parquet:db.trips -c "SELECT count(*) FROM db.trips"
       memcatalog shell --load a.csv:db.a -c ".tables" -c ".snapshots db.a"
       memcatalog shell --restore tables.tar -c "SELECT count(*) FROM db.orders"
+      memcatalog shell < script.sql
     """
     import uuid
 
     from memcatalog.catalog import MemCatalog
-    from memcatalog.cli.shell import Shell
+    from memcatalog.cli.shell import run
     from memcatalog.pool import drop_pool
 
+    pairs = []
+    for spec in loads:
+        path, sep, name = spec.rpartition(":")
+        if not sep or not path:
+            raise click.BadParameter(f"expected PATH:NAMESPACE.TABLE, got {spec!r}", param_hint="--load")
+        pairs.append((path, name))
     if archive:
         from memcatalog.archive import restore
 
@@ -139,18 +151,9 @@ def shell(commands: tuple[str, ...], loads: tuple[str, ...], quota: str, archive
     else:
         catalog = MemCatalog(f"shell_{uuid.uuid4().hex[:6]}", quota=quota)
     try:
-        sh = Shell(catalog, console())
-        for spec in loads:
-            path, sep, name = spec.rpartition(":")
-            if not sep or not path:
-                raise click.BadParameter(f"expected PATH:NAMESPACE.TABLE, got {spec!r}", param_hint="--load")
-            sh.load([path, name])
-        if commands:
-            for command in commands:
-                sh.run(command)
-        else:
-            sh.interact()
+        run(catalog, console(), loads=pairs, commands=commands)
     finally:
+        catalog.close()
         drop_pool(catalog.pool.name)
 
 
