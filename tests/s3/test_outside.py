@@ -20,7 +20,7 @@ from memcatalog import MemCatalog
 from memcatalog.rest import RestServer
 from tests.s3.outside import run_outside
 
-slow = pytest.mark.slow  # these start interpreters that import pyiceberg and polars (~3 s each)
+slow = pytest.mark.slow  # each starts interpreters that import DuckDB, pyiceberg or polars (2-4 s)
 
 
 @pytest.fixture
@@ -44,6 +44,7 @@ def _rows(cat: MemCatalog, name: str) -> list[dict[str, object]]:
     return sorted(table.scan().to_arrow().to_pylist(), key=lambda r: str(r["n"]))
 
 
+@slow
 def test_duckdb_creates_inserts_updates_deletes(cat: MemCatalog, server: RestServer, tmp_path: Path) -> None:
     step = """
     import os
