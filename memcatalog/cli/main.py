@@ -404,3 +404,8 @@ def bench(
     click.echo(report.markdown(results, command, environment()))
     if measured:
         click.echo(report.curves_markdown(measured, "benchmarks-curves.png"))
+
+
+from memcatalog.cli.serve import serve as _serve  # noqa: E402  (issue 17: memcatalog serve)
+
+main.add_command(_serve)

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 DEFAULT_QUOTA = "1GiB"
 
+from pytest_memcatalog.server import memcatalog_server, memcatalog_session_server  # noqa: E402, F401  (issue 17)
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
