@@ -28,11 +28,10 @@ from typing import Any
 from pyiceberg.catalog import Catalog
 from pyiceberg.typedef import Identifier
 
-from memcatalog import buckets, maintenance
+from memcatalog import buckets, maintenance, urls
 from memcatalog.catalog import MemCatalog
 from memcatalog.errors import QuotaExceededError, SaveFormatError
-from memcatalog.fileio import is_memcat, locate
-from memcatalog.pool import drop_pool, find_pool, get_pool
+from memcatalog.pool import drop_pool, find_pool, get_pool, locate
 
 __all__ = ["FORMAT", "MANIFEST", "SaveFormatError", "restore", "save"]
 
@@ -71,7 +70,7 @@ def save(catalog: MemCatalog, path: str | Path) -> dict[str, Any]:
     for table in catalog._live_tables():
         manifest["tables"].append({"identifier": list(table.name()), "metadata_location": table.metadata_location})
         # memcat:// form: s3:// paths of buckets this process serves name the same pool files.
-        files |= {buckets.canonical(f) for f in maintenance.referenced_files(table) if is_memcat(f)}
+        files |= {buckets.canonical(f) for f in maintenance.referenced_files(table) if urls.is_pool_url(f)}
     with _writer(Path(path)) as put:
         for url in sorted(files):
             pool, key = locate(url)
@@ -232,7 +231,7 @@ def _register_all(path: Path, manifest: dict[str, Any], loaded: _Loaded) -> None
     for entry in manifest["tables"]:
         identifier = tuple(entry["identifier"])
         metadata = buckets.canonical(entry["metadata_location"])
-        if not is_memcat(metadata) or metadata in manifest["files"]:
+        if not urls.is_pool_url(metadata) or metadata in manifest["files"]:
             table = catalog.register_table(identifier, entry["metadata_location"])
         else:
             raise SaveFormatError(
@@ -241,7 +240,7 @@ def _register_all(path: Path, manifest: dict[str, Any], loaded: _Loaded) -> None
             )
         loaded.tables.append(identifier)
         referenced = {buckets.canonical(f) for f in maintenance.referenced_files(table)}
-        missing = sorted(f for f in referenced if is_memcat(f) and f not in manifest["files"])
+        missing = sorted(f for f in referenced if urls.is_pool_url(f) and f not in manifest["files"])
         if missing:
             more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
             raise SaveFormatError(
@@ -299,7 +298,7 @@ def _check_shape(path: Path, m: dict[str, Any]) -> None:
     ):
         raise bad("'tables' must be a list of {identifier: [...], metadata_location: ...}")
     if not isinstance(files, dict) or not all(
-        isinstance(k, str) and is_memcat(k) and type(v) is int and v >= 0 for k, v in files.items()
+        isinstance(k, str) and urls.is_pool_url(k) and type(v) is int and v >= 0 for k, v in files.items()
     ):
         raise bad("'files' must map memcat:// URLs to sizes in bytes")
 
@@ -316,7 +315,7 @@ def _check_room(manifest: dict[str, Any]) -> None:
     for pool_name, size in needed.items():
         stats = get_pool(pool_name).stats()
         if size > stats.free:
-            raise QuotaExceededError(f"memcat://{pool_name}/ (restore)", size, stats.free, stats.quota, pool_name)
+            raise QuotaExceededError(f"{urls.build(pool_name)} (restore)", size, stats.free, stats.quota, pool_name)
 
 
 def _all_namespaces(catalog: MemCatalog, parent: Identifier = ()) -> list[Identifier]:

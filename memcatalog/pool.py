@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 
 import pyarrow as pa
 
-from memcatalog import paths
+from memcatalog import paths, urls
 from memcatalog.config import DEFAULT_ALERT_THRESHOLDS, DEFAULT_QUOTA, format_size, parse_size
 from memcatalog.errors import QuotaExceededError
 
@@ -304,7 +304,7 @@ class Pool:
 
     # ---- internals ------------------------------------------------------
     def _url(self, key: str) -> str:
-        return f"memcat://{self.name}/{key}"
+        return urls.build(self.name, key)
 
     def _reserve(self, n: int, key: str, alerts: list[PressureAlert] | None = None) -> None:
         """Reserve ``n`` bytes for ``key``; with ``alerts`` given, pressure alerts are left there to fire later."""
@@ -567,13 +567,36 @@ def get_pool(name: str, *, create: bool = True, quota: int | str | None = None) 
         pool = _POOLS.get(name)
         if pool is None:
             if not create:
-                raise FileNotFoundError(f"memcat://{name}/ (no pool named {name!r} in this process)")
+                raise FileNotFoundError(f"{urls.build(name)} (no pool named {name!r} in this process)")
             pool = _POOLS[name] = Pool(name, DEFAULT_QUOTA if quota is None else quota)
         return pool
 
 
 def find_pool(name: str) -> Pool | None:
     return _POOLS.get(name)
+
+
+def locate(url: str, *, create: bool = False) -> tuple[Pool, str]:
+    """The pool and key behind a pool URL (see :mod:`memcatalog.urls`); ``create`` makes a missing pool.
+
+    The one lookup the filesystem, the FileIO, the catalog and transfers share.
+
+    Raises:
+        IsADirectoryError: the URL is the root of ``memcat://`` (which lists pools, and holds no files).
+        FileNotFoundError: the pool does not exist in this process (and ``create`` is false).
+    """
+    pool_name, key = urls.parse(url)
+    if not pool_name:
+        raise IsADirectoryError(errno.EISDIR, "the memcat:// root lists pools; it holds no files", url)
+    pool = get_pool(pool_name) if create else find_pool(pool_name)
+    if pool is None:
+        raise FileNotFoundError(
+            errno.ENOENT,
+            f"no pool named {pool_name!r} in this process: memcat:// data lives only in the memory "
+            "of the process that wrote it",
+            url,
+        )
+    return pool, key
 
 
 def list_pools() -> list[str]:

@@ -190,7 +190,7 @@ def test_import_from_a_local_metadata_location_keeps_history(source: MemCatalog,
     assert imported.metadata_location.startswith(f"memcat://{source.pool.name}/db/orders/")
     assert history(imported) == history(t)
     for snapshot_id, ids in history(imported):
-        assert duckdb_rows(imported.metadata_location, memcatalog.MemCatalogFileSystem(), snapshot_id) == ids
+        assert duckdb_rows(imported.metadata_location, memcatalog.PoolFileSystem(), snapshot_id) == ids
 
 
 def test_import_from_a_table_of_another_catalog(source: MemCatalog) -> None:
@@ -384,9 +384,7 @@ def test_tables_with_positional_deletes_export_import_save_and_restore(
         imported = import_table(other, "db.t", exported.metadata_location)  # back from the warehouse
         assert all(p.startswith(f"memcat://{other.pool.name}/") for p in delete_files(imported))
         assert rows_per_snapshot(imported) == expected
-        assert duckdb_rows(imported.metadata_location, memcatalog.MemCatalogFileSystem()) == [
-            r[0] for r in expected[-1]
-        ]
+        assert duckdb_rows(imported.metadata_location, memcatalog.PoolFileSystem()) == [r[0] for r in expected[-1]]
         assert other.check() == []
         save(other, tmp_path / "deletes.tar")
     finally:

@@ -11,6 +11,7 @@ import click
 
 from memcatalog import __version__
 from memcatalog.cli.output import console
+from memcatalog.config import DEFAULT_QUOTA_TEXT
 from memcatalog.errors import QuotaExceededError
 
 
@@ -85,7 +86,11 @@ def main(ctx: click.Context, debug: bool) -> None:
     help="TPC-H scale factor, more than 0 (0.1 is ~860k rows).",
 )
 @click.option(
-    "--quota", default="1GiB", show_default=True, callback=_size, help="Pool quota: bytes or a size such as 512MiB."
+    "--quota",
+    default=DEFAULT_QUOTA_TEXT,
+    show_default=True,
+    callback=_size,
+    help="Pool quota: bytes or a size such as 512MiB.",
 )
 def demo(scale: float, quota: str) -> None:
     """Load TPC-H into an in-memory catalog and query it, offline.
@@ -109,7 +114,7 @@ def demo(scale: float, quota: str) -> None:
 @click.option(
     "--load", "loads", multiple=True, metavar="PATH:NS.TABLE", help="Load a Parquet/CSV file into a table first."
 )
-@click.option("--quota", default="1GiB", show_default=True, callback=_size, help="Pool quota.")
+@click.option("--quota", default=DEFAULT_QUOTA_TEXT, show_default=True, callback=_size, help="Pool quota.")
 @click.option("--restore", "archive", default=None, help="Start from a saved catalog (.tar archive or directory).")
 def shell(commands: tuple[str, ...], loads: tuple[str, ...], quota: str, archive: str | None) -> None:
     """An interactive DuckDB SQL shell over an in-memory catalog.

@@ -30,22 +30,11 @@ from pyiceberg.exceptions import (
 )
 from starlette.responses import JSONResponse
 
-from memcatalog.errors import EmptyNamespaceError, MemcatalogError, QuotaExceededError
+from memcatalog.errors import EmptyNamespaceError, QuotaExceededError
+from memcatalog.errors import NoSuchPlanError as NoSuchPlanError  # defined with every other error
+from memcatalog.errors import RestRequestError as RestRequestError
 
 logger = logging.getLogger("memcatalog.rest")
-
-
-class RestRequestError(MemcatalogError, ValueError):
-    """A request the server cannot act on; carries its HTTP status and the spec's error type."""
-
-    def __init__(self, message: str, status: int = 400, error_type: str = "BadRequestException") -> None:
-        super().__init__(message)
-        self.status = status
-        self.error_type = error_type
-
-
-class NoSuchPlanError(MemcatalogError, LookupError):
-    """A scan plan id the server does not know (never issued, cancelled, or already fetched)."""
 
 
 # (exception class, HTTP status, spec error type); the first match wins, so subclasses come first.

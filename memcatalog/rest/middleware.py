@@ -7,7 +7,8 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-DEFAULT_MAX_REQUEST_BYTES = 64 * 2**20  # bytes: 64 MiB, far above any metadata commit
+from memcatalog.config import DEFAULT_MAX_REQUEST_BYTES
+
 PUBLIC_PATHS = ("/v1/oauth/tokens",)  # where a client gets its token
 
 

@@ -10,8 +10,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from memcatalog import config
+from memcatalog.config import DEFAULT_MAX_REQUEST_BYTES
 from memcatalog.rest.call import Context
-from memcatalog.rest.middleware import DEFAULT_MAX_REQUEST_BYTES
 from memcatalog.rest.planning import Planner
 from memcatalog.rest.routes import ROUTES
 from memcatalog.serving import LOOPBACK_HOST, BackgroundServer, check_host, is_loopback
