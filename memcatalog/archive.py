@@ -28,7 +28,7 @@ from typing import Any
 from pyiceberg.catalog import Catalog
 from pyiceberg.typedef import Identifier
 
-from memcatalog import maintenance, urls
+from memcatalog import buckets, maintenance, urls
 from memcatalog.catalog import MemCatalog
 from memcatalog.errors import QuotaExceededError, SaveFormatError
 from memcatalog.pool import drop_pool, find_pool, get_pool, locate
@@ -69,7 +69,8 @@ def save(catalog: MemCatalog, path: str | Path) -> dict[str, Any]:
     files: set[str] = set()
     for table in catalog._live_tables():
         manifest["tables"].append({"identifier": list(table.name()), "metadata_location": table.metadata_location})
-        files |= {f for f in maintenance.referenced_files(table) if urls.is_pool_url(f)}
+        # memcat:// form: s3:// paths of buckets this process serves name the same pool files.
+        files |= {buckets.canonical(f) for f in maintenance.referenced_files(table) if urls.is_pool_url(f)}
     with _writer(Path(path)) as put:
         for url in sorted(files):
             pool, key = locate(url)
@@ -232,7 +233,8 @@ def _register_all(path: Path, manifest: dict[str, Any], loaded: _Loaded) -> None
             loaded.namespaces.append(ns)
     for entry in manifest["tables"]:
         identifier = tuple(entry["identifier"])
-        if not urls.is_pool_url(entry["metadata_location"]) or entry["metadata_location"] in manifest["files"]:
+        metadata = buckets.canonical(entry["metadata_location"])
+        if not urls.is_pool_url(metadata) or metadata in manifest["files"]:
             table = catalog.register_table(identifier, entry["metadata_location"])
         else:
             raise SaveFormatError(
@@ -240,9 +242,8 @@ def _register_all(path: Path, manifest: dict[str, Any], loaded: _Loaded) -> None
                 f"{entry['metadata_location']} is not in it"
             )
         loaded.tables.append(identifier)
-        missing = sorted(
-            f for f in maintenance.referenced_files(table) if urls.is_pool_url(f) and f not in manifest["files"]
-        )
+        referenced = {buckets.canonical(f) for f in maintenance.referenced_files(table)}
+        missing = sorted(f for f in referenced if urls.is_pool_url(f) and f not in manifest["files"])
         if missing:
             more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
             raise SaveFormatError(

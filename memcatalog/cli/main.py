@@ -419,12 +419,14 @@ def bench(
 
     from memcatalog.bench import report
     from memcatalog.bench import rest as rest_bench
+    from memcatalog.bench import s3 as s3_bench
     from memcatalog.bench.curves import CurveSizes, run_curves
     from memcatalog.bench.run import curves_plot_path, run_all, write
     from memcatalog.config import parse_size
 
     results = run_all(rows, repeat, small_appends, threads, per_thread, parse_size(memory_size))
     rest_section = rest_bench.section(rest_bench.run_if_servable())
+    rest_section += "\n" + s3_bench.section_if_servable()
     measured = run_curves(CurveSizes.full(), say=lambda what: click.echo(f"... {what}")) if curves else None
     command = "memcatalog bench " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "memcatalog bench"
     if output:
@@ -439,3 +441,8 @@ def bench(
     click.echo(rest_section)
     if measured:
         click.echo(report.curves_markdown(measured, "benchmarks-curves.png"))
+
+
+from memcatalog.cli.serve import serve as _serve  # noqa: E402  (issue 17: memcatalog serve)
+
+main.add_command(_serve)
