@@ -104,6 +104,13 @@ class _LeasedWriteFile(WriteFile):
     def __init__(self, writer: PoolWriter, lease: leases.Lease) -> None:
         super().__init__(writer)
         self._lease = lease
+        self._open = True
+        lease.stream_opened()
+
+    def _ended(self) -> None:
+        if self._open:
+            self._open = False
+            self._lease.stream_closed()
 
     def write(self, data: bytes | bytearray | memoryview | pa.Buffer) -> int:
         try:
@@ -118,8 +125,16 @@ class _LeasedWriteFile(WriteFile):
         except OSError:  # the file could not be published: this write cannot commit either
             self._lease.fail()
             raise
+        finally:
+            self._ended()
         if self._lease.failed:  # published after its write failed: nobody will ever reference it
             self._lease.delete_file(self._writer.pool.name, self._writer.key)
+
+    def discard(self) -> None:
+        try:
+            super().discard()
+        finally:
+            self._ended()
 
 
 class MemFileIO(FileIO):

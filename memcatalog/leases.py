@@ -55,6 +55,7 @@ class Lease:
         self.files: set[Pin] = set()
         self.failed = False
         self.released = False
+        self.streams = 0  # its files being written now
         self._touched = time.monotonic()
 
     def __repr__(self) -> str:
@@ -64,6 +65,14 @@ class Lease:
         with _LOCK:
             self.files.add((pool, key))
             self._touched = time.monotonic()
+
+    def stream_opened(self) -> None:
+        with _LOCK:
+            self.streams += 1
+
+    def stream_closed(self) -> None:
+        with _LOCK:
+            self.streams -= 1
 
     def release(self, *, finished: bool = False) -> None:
         """The write is over (committed, or cleaned up by its holder): its files are ordinary files again.
@@ -147,7 +156,9 @@ def implicit(location: str, *, owner: str | None, ttl: float) -> Lease:
     write_id = write_id_of(location)
     with _LOCK:
         lease = _LEASES.get(write_id)
-        if lease is None or lease._expired(time.monotonic()):
+        # A failed write refuses new files while its other files are still being written; once none
+        # is, a file of that name is a new write (a restore of the same files, say).
+        if lease is None or lease._expired(time.monotonic()) or (lease.failed and lease.streams <= 0):
             lease = _LEASES[write_id] = Lease(write_id, owner=owner, ttl=ttl)
         lease._touched = time.monotonic()
         return lease

@@ -413,3 +413,26 @@ def test_item8_pyiceberg_append_losing_its_retries_leaves_orphans_that_reclaim_o
     cat.pool.set_quota("1GiB")
     assert rows(cat, "db.t") == [0, 1, 2]
     assert cat.check() == []
+
+
+def test_item8_a_failed_write_frees_its_files_and_does_not_block_a_later_write_of_the_same_names(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from memcatalog import QuotaExceededError
+
+    cat = MemCatalog(name)
+    io = cat.load_file_io_for(cat.warehouse)
+    write = str(uuid.uuid4())
+    first, second = (f"memcat://{name}/copy/{i:05d}-{write}.bin" for i in range(2))
+    with io.new_output(first).create() as f:
+        f.write(b"a" * 100)
+    _refuse(monkeypatch, cat.pool, lambda key: key.endswith(second.rsplit("/", 1)[-1]))
+    with pytest.raises(QuotaExceededError), io.new_output(second).create() as f:
+        f.write(b"b" * 100)
+    monkeypatch.undo()
+    assert cat.pool.stats().files == 0, "the failed write's other file went with it"
+    for location in (first, second):  # the same names again (a restore retried): a new write
+        with io.new_output(location).create() as f:
+            f.write(b"c" * 100)
+    assert cat.pool.stats().files == 2
+    assert cat.pool.check() == []
