@@ -436,3 +436,53 @@ def test_item8_a_failed_write_frees_its_files_and_does_not_block_a_later_write_o
             f.write(b"c" * 100)
     assert cat.pool.stats().files == 2
     assert cat.pool.check() == []
+
+
+@pytest.mark.slow  # threads: a few seconds on shared cores
+def test_item4_reclaim_looping_in_another_thread_never_takes_a_file_of_a_write_in_flight(name: str) -> None:
+    import threading
+
+    cat = MemCatalog(name, **{"reclaim-grace-seconds": "0"})
+    cat.create_namespace("db")
+    for t in ("a", "b", "w"):
+        cat.create_table(f"db.{t}", SCHEMA)
+    done = threading.Event()
+    errors: list[BaseException] = []
+    reclaims = 0
+
+    def appender(t: str, start: int) -> None:
+        try:
+            for i in range(6):
+                cat.load_table(f"db.{t}").append(ids(50, start + i * 50))
+        except BaseException as e:  # reported below
+            errors.append(e)
+
+    def writer() -> None:
+        try:
+            with cat.writer("db.w", max_buffer_bytes=1) as w:
+                for i in range(6):
+                    w.write(ids(50, 10_000 + i * 50))
+        except BaseException as e:  # reported below
+            errors.append(e)
+
+    def reclaimer() -> None:
+        nonlocal reclaims
+        while not done.is_set():
+            cat.reclaim()
+            reclaims += 1
+
+    workers = [threading.Thread(target=appender, args=("a", 0)), threading.Thread(target=appender, args=("b", 1000))]
+    workers.append(threading.Thread(target=writer))
+    sweeper = threading.Thread(target=reclaimer)
+    sweeper.start()
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    done.set()
+    sweeper.join()
+    assert errors == [] and reclaims > 0
+    assert rows(cat, "db.a") == list(range(300))
+    assert rows(cat, "db.b") == list(range(1000, 1300))
+    assert rows(cat, "db.w") == list(range(10_000, 10_300))
+    assert cat.check() == []
