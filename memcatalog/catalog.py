@@ -249,7 +249,11 @@ class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
 
     @override
     def close(self) -> None:
-        # An in-memory registry belongs to the pool (other MemCatalogs of this name may use it): keep it.
+        """Release the registry's connections.
+
+        An in-memory registry stays: it belongs to the pool, where other MemCatalog objects of
+        this name find it (``memcatalog.drop_pool`` ends both).
+        """
         if not self._shared_registry:
             super().close()
 
@@ -487,6 +491,9 @@ class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
         Files of another catalog, of no known owner, or still referenced (by another table
         sharing them) stay. Files outside the pools (``file://``) are deleted as pyiceberg does,
         except those another table of this catalog references.
+
+        Raises:
+            NoSuchTableError: no such table.
         """
         table = self.load_table(identifier)
         files = maintenance.referenced_files(table)
