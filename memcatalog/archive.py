@@ -28,7 +28,7 @@ from typing import Any
 from pyiceberg.catalog import Catalog
 from pyiceberg.typedef import Identifier
 
-from memcatalog import maintenance, urls
+from memcatalog import buckets, maintenance, urls
 from memcatalog.catalog import MemCatalog
 from memcatalog.errors import QuotaExceededError, SaveFormatError
 from memcatalog.pool import drop_pool, find_pool, get_pool, locate
@@ -69,7 +69,8 @@ def save(catalog: MemCatalog, path: str | Path) -> dict[str, Any]:
     files: set[str] = set()
     for table in catalog._live_tables():
         manifest["tables"].append({"identifier": list(table.name()), "metadata_location": table.metadata_location})
-        files |= {f for f in maintenance.referenced_files(table) if urls.is_pool_url(f)}
+        # memcat:// form: s3:// paths of buckets this process serves name the same pool files.
+        files |= {buckets.canonical(f) for f in maintenance.referenced_files(table) if urls.is_pool_url(f)}
     with _writer(Path(path)) as put:
         for url in sorted(files):
             pool, key = locate(url)
@@ -176,7 +177,8 @@ def restore(path: str | Path, *, name: str | None = None, **properties: str) -> 
                 raise SaveFormatError(f"{path}: damaged save: {member} is missing (the manifest lists {url})")
             if found != size:
                 raise SaveFormatError(f"{path}: damaged save: {member} holds {found} bytes, the manifest says {size}")
-        pool_existed = find_pool(manifest["pool"]) is not None
+        pools = {manifest["pool"], *(url.removeprefix("memcat://").partition("/")[0] for url in manifest["files"])}
+        new_pools = {p for p in pools if find_pool(p) is None}
         catalog = MemCatalog(name or manifest["catalog"], **{"pool": manifest["pool"], **properties})
         loaded = _Loaded(catalog)
         try:
@@ -185,7 +187,7 @@ def restore(path: str | Path, *, name: str | None = None, **properties: str) -> 
                 loaded.put(url, _read_member(path, get, _member(url), size))
             _register_all(path, manifest, loaded)
         except BaseException:
-            loaded.undo(drop=not pool_existed)
+            loaded.undo(drop_pools=new_pools)
             raise
     return catalog
 
@@ -200,11 +202,13 @@ class _Loaded:
         self.tables: list[Identifier] = []
 
     def put(self, url: str, data: bytes) -> None:
-        pool, key = locate(url, create=True)
-        pool.put(key, data, exclusive=True)
+        # Through the catalog's FileIO, as every file the catalog writes: it records the catalog as the owner.
+        with self.catalog.load_file_io_for(url).new_output(url).create(overwrite=False) as f:
+            f.write(data)
         self.files.append(url)
 
-    def undo(self, drop: bool) -> None:
+    def undo(self, drop_pools: set[str]) -> None:
+        """Take out what was put in, newest first; pools this restore created go too once empty."""
         with contextlib.suppress(Exception):
             for identifier in reversed(self.tables):
                 self.catalog.drop_table(identifier)
@@ -212,13 +216,13 @@ class _Loaded:
                 self.catalog.drop_namespace(ns)
         for url in reversed(self.files):
             with contextlib.suppress(Exception):
-                pool, key = locate(url)
-                pool.remove(key)
+                self.catalog.load_file_io_for(url).delete(url)
         with contextlib.suppress(Exception):
             self.catalog.close()
-        left = find_pool(self.catalog.pool.name)
-        if drop and left is not None and not left.keys():
-            drop_pool(left.name)
+        for name in drop_pools:
+            left = find_pool(name)
+            if left is not None and not left.keys():
+                drop_pool(name)
 
 
 def _register_all(path: Path, manifest: dict[str, Any], loaded: _Loaded) -> None:
@@ -229,7 +233,8 @@ def _register_all(path: Path, manifest: dict[str, Any], loaded: _Loaded) -> None
             loaded.namespaces.append(ns)
     for entry in manifest["tables"]:
         identifier = tuple(entry["identifier"])
-        if not urls.is_pool_url(entry["metadata_location"]) or entry["metadata_location"] in manifest["files"]:
+        metadata = buckets.canonical(entry["metadata_location"])
+        if not urls.is_pool_url(metadata) or metadata in manifest["files"]:
             table = catalog.register_table(identifier, entry["metadata_location"])
         else:
             raise SaveFormatError(
@@ -237,9 +242,8 @@ def _register_all(path: Path, manifest: dict[str, Any], loaded: _Loaded) -> None
                 f"{entry['metadata_location']} is not in it"
             )
         loaded.tables.append(identifier)
-        missing = sorted(
-            f for f in maintenance.referenced_files(table) if urls.is_pool_url(f) and f not in manifest["files"]
-        )
+        referenced = {buckets.canonical(f) for f in maintenance.referenced_files(table)}
+        missing = sorted(f for f in referenced if urls.is_pool_url(f) and f not in manifest["files"])
         if missing:
             more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
             raise SaveFormatError(

@@ -38,9 +38,19 @@ def serve(pools: list[str] | None, client_properties: dict[str, str] | None = No
 
 
 def stopped(client_properties: dict[str, str]) -> None:
-    """An endpoint stopped: the buckets stay mapped for memcatalog's FileIO, but no longer over HTTP."""
+    """An endpoint stopped: its buckets stay mapped for memcatalog's FileIO, but no longer over HTTP.
+
+    An endpoint that served every pool leaves mapped the pools that exist now (their tables may name
+    ``s3://`` files), not every pool the process makes later.
+    """
+    global _SERVE_ALL
+    from memcatalog.pool import list_pools
+
     with _LOCK:
         _ENDPOINTS[:] = [e for e in _ENDPOINTS if e[1] != client_properties]
+        if _SERVE_ALL and not any(pools is None for pools, _ in _ENDPOINTS):
+            _SERVED.update(list_pools())
+            _SERVE_ALL = False
 
 
 def endpoint_for(bucket: str) -> dict[str, str] | None:

@@ -15,14 +15,21 @@ from memcatalog.errors import S3Error as S3Error  # defined with every other err
 logger = logging.getLogger("memcatalog.s3")
 
 
-def quota_error(e: QuotaExceededError, resource: str) -> S3Error:
-    """A write over the pool's quota: EntityTooLarge (400, which clients do not retry), saying by how much."""
+def quota_error(e: QuotaExceededError, resource: str, *, partial: bool = False) -> S3Error:
+    """A write over the pool's quota: EntityTooLarge (400, which clients do not retry), saying by how much.
+
+    ``partial``: the body's length was not declared, and it did not fit while still arriving.
+    """
     short = max(e.needed - max(e.free, 0), 0)
+    amount = (
+        f"at least {format_size(short)} short (the body was still arriving)"
+        if partial
+        else f"{format_size(short)} short"
+    )
     return S3Error(
         "EntityTooLarge",
         400,
-        f"{e.explain('raise the quota of the pool this bucket serves')}; the pool is full: "
-        f"{format_size(short)} short (nothing was stored)",
+        f"{e.explain('raise the quota of the pool this bucket serves')}; the pool is full: {amount} (nothing was stored)",
         resource,
     )
 

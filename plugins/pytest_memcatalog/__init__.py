@@ -9,6 +9,8 @@ Fixtures:
         for the names of the ``memcatalog_catalogs`` marker or ini option.
     memcatalog_duckdb: a DuckDB connection on that catalog (``memcatalog.duckdb.connect``),
         a new in-memory DuckDB database for each test.
+    memcatalog_server, memcatalog_session_server: a catalog served over REST and S3
+        (``memcatalog.rest.serve(catalog, s3=True)``), per test or per session.
 
 The quota is 1 GiB unless set by the ``memcatalog_quota`` ini option or the
 ``@pytest.mark.memcatalog_quota("64MiB")`` marker.
@@ -27,6 +29,7 @@ from pytest_memcatalog.fixtures import (
 )
 
 # Fixtures of other modules are registered by one import line each, here.
+from pytest_memcatalog.server import memcatalog_server, memcatalog_session_server
 
 __all__ = [
     "_memcatalog_load_catalog",
@@ -34,6 +37,8 @@ __all__ = [
     "memcatalog_catalog",
     "memcatalog_catalogs",
     "memcatalog_duckdb",
+    "memcatalog_server",
+    "memcatalog_session_server",
 ]
 
 
