@@ -20,7 +20,7 @@ from memcatalog.errors import (
     WriteAbortedError,
 )
 from memcatalog.filesystem import PoolFileSystem
-from memcatalog.pool import Pool, PoolStats, PressureAlert, drop_pool, get_pool, list_pools
+from memcatalog.pool import Pool, PoolStats, PressureAlert, Usage, drop_pool, get_pool, list_pools
 
 if TYPE_CHECKING:  # the lazily loaded names below, for type checkers
     from memcatalog.archive import restore, save
@@ -54,6 +54,7 @@ __all__ = [
     "ServerStartError",
     "TableUsage",
     "TableWriter",
+    "Usage",
     "WriteAbortedError",
     "__version__",
     "drop_pool",

@@ -177,7 +177,8 @@ def restore(path: str | Path, *, name: str | None = None, **properties: str) -> 
                 raise SaveFormatError(f"{path}: damaged save: {member} is missing (the manifest lists {url})")
             if found != size:
                 raise SaveFormatError(f"{path}: damaged save: {member} holds {found} bytes, the manifest says {size}")
-        pool_existed = find_pool(manifest["pool"]) is not None
+        pools = {manifest["pool"], *(url.removeprefix("memcat://").partition("/")[0] for url in manifest["files"])}
+        new_pools = {p for p in pools if find_pool(p) is None}
         catalog = MemCatalog(name or manifest["catalog"], **{"pool": manifest["pool"], **properties})
         loaded = _Loaded(catalog)
         try:
@@ -186,7 +187,7 @@ def restore(path: str | Path, *, name: str | None = None, **properties: str) -> 
                 loaded.put(url, _read_member(path, get, _member(url), size))
             _register_all(path, manifest, loaded)
         except BaseException:
-            loaded.undo(drop=not pool_existed)
+            loaded.undo(drop_pools=new_pools)
             raise
     return catalog
 
@@ -201,11 +202,13 @@ class _Loaded:
         self.tables: list[Identifier] = []
 
     def put(self, url: str, data: bytes) -> None:
-        pool, key = locate(url, create=True)
-        pool.put(key, data, exclusive=True)
+        # Through the catalog's FileIO, as every file the catalog writes: it records the catalog as the owner.
+        with self.catalog.load_file_io_for(url).new_output(url).create(overwrite=False) as f:
+            f.write(data)
         self.files.append(url)
 
-    def undo(self, drop: bool) -> None:
+    def undo(self, drop_pools: set[str]) -> None:
+        """Take out what was put in, newest first; pools this restore created go too once empty."""
         with contextlib.suppress(Exception):
             for identifier in reversed(self.tables):
                 self.catalog.drop_table(identifier)
@@ -213,13 +216,13 @@ class _Loaded:
                 self.catalog.drop_namespace(ns)
         for url in reversed(self.files):
             with contextlib.suppress(Exception):
-                pool, key = locate(url)
-                pool.remove(key)
+                self.catalog.load_file_io_for(url).delete(url)
         with contextlib.suppress(Exception):
             self.catalog.close()
-        left = find_pool(self.catalog.pool.name)
-        if drop and left is not None and not left.keys():
-            drop_pool(left.name)
+        for name in drop_pools:
+            left = find_pool(name)
+            if left is not None and not left.keys():
+                drop_pool(name)
 
 
 def _register_all(path: Path, manifest: dict[str, Any], loaded: _Loaded) -> None:

@@ -38,7 +38,7 @@ from memcatalog import buckets, config, maintenance, registry, urls, views
 from memcatalog.errors import DataNotInMemoryError, EmptyNamespaceError, InvalidMetadataError
 from memcatalog.fileio import delete_quietly
 from memcatalog.names import check_identifier
-from memcatalog.pool import FileEntry, Pool, get_pool, locate
+from memcatalog.pool import FileEntry, Pool, Usage, get_pool, locate
 from memcatalog.pyiceberg_internals import (
     FlatCommits,
     MetadataWriteHook,
@@ -145,8 +145,7 @@ def _check_namespace(namespace: str | Identifier) -> None:
 
 def _check_table_identifier(identifier: str | Identifier) -> None:
     namespace = Catalog.namespace_from(identifier)
-    if namespace:
-        _check_namespace(namespace)
+    _check_namespace(namespace)  # none at all ("tbl") is NoSuchNamespaceError too, as SqlCatalog's create_table raises
     check_identifier([Catalog.table_name_from(identifier)], "table name")
 
 
@@ -431,13 +430,13 @@ class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
             result.append(TableUsage(table.name(), location, size, files))
         return sorted(result, key=lambda u: u.identifier)
 
-    def namespace_usage(self) -> dict[str, tuple[int, int]]:
-        """(bytes, files) per namespace, summed over its tables."""
-        totals: dict[str, tuple[int, int]] = {}
+    def namespace_usage(self) -> dict[str, Usage]:
+        """Bytes and files per namespace, summed over its tables (each unpacks as ``(bytes, files)``)."""
+        totals: dict[str, Usage] = {}
         for u in self.usage():
             ns = ".".join(u.identifier[:-1])
-            b, f = totals.get(ns, (0, 0))
-            totals[ns] = (b + u.bytes, f + u.files)
+            b, f = totals.get(ns, Usage(0, 0))
+            totals[ns] = Usage(b + u.bytes, f + u.files)
         return totals
 
     def reclaim(

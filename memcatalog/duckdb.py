@@ -220,6 +220,7 @@ class CatalogConnection:
         return self.raw.sql(query, **kwargs)
 
     def execute(self, query: str, parameters: Any = None) -> duckdb_module.DuckDBPyConnection:
+        """Run SQL after refreshing the views (see ``duckdb.DuckDBPyConnection.execute``)."""
         self.refresh()
         return self.raw.execute(query, parameters)
 
@@ -258,6 +259,7 @@ class CatalogConnection:
 
     # ---- plumbing ------------------------------------------------------------------------
     def close(self) -> None:
+        """Close the DuckDB connection."""
         self.raw.close()
 
     def __enter__(self) -> CatalogConnection:

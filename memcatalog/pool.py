@@ -14,6 +14,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import NamedTuple
 
 import pyarrow as pa
 
@@ -34,6 +35,13 @@ class FileEntry:
     @property
     def size(self) -> int:
         return int(self.buffer.size)
+
+
+class Usage(NamedTuple):
+    """Bytes and files stored under one place (a directory, a table, a namespace); unpacks as ``(bytes, files)``."""
+
+    bytes: int
+    files: int
 
 
 @dataclass(frozen=True)
@@ -187,6 +195,9 @@ class Pool:
         with self._lock:
             if key in self._files:
                 raise FileExistsError(self._url(key))
+            for d in paths.ancestors(key):  # a directory under a file would make it both
+                if d in self._files:
+                    raise NotADirectoryError(errno.ENOTDIR, "Not a directory", self._url(d))
             if key in self._dirs:
                 if not exist_ok:
                     raise FileExistsError(self._url(key))
@@ -260,12 +271,12 @@ class Pool:
             a = self._acct
             return PoolStats(self.name, self._quota, a.used, a.reserved, a.peak, len(self._files))
 
-    def usage(self, prefix: str = "") -> tuple[int, int]:
+    def usage(self, prefix: str = "") -> Usage:
         """(bytes, files) stored at or below directory ``prefix``."""
         with self._lock:
             start = prefix.rstrip("/") + "/" if prefix else ""
             sizes = [e.size for k, e in self._files.items() if k.startswith(start)]
-        return sum(sizes), len(sizes)
+        return Usage(sum(sizes), len(sizes))
 
     def reset_peak(self) -> None:
         with self._lock:

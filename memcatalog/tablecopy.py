@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pyiceberg.catalog import Catalog
-from pyiceberg.exceptions import TableAlreadyExistsError
+from pyiceberg.exceptions import CommitStateUnknownException, TableAlreadyExistsError
 from pyiceberg.io import FileIO, InputFile, OutputFile, OutputStream, load_file_io
 from pyiceberg.manifest import (
     DataFile,
@@ -136,6 +136,8 @@ class _Copier:
         column = deletes.schema.get_field_index("file_path")
         renamed = pa.array([self.new_path(p) for p in deletes.column(column).to_pylist()], pa.string())
         rewritten = deletes.set_column(column, deletes.schema.field(column), renamed)
+        if "pos" in rewritten.column_names:  # the spec orders rows by path, then position
+            rewritten = rewritten.sort_by([("file_path", "ascending"), ("pos", "ascending")])
         with self.output(new).create() as dst:
             pq.write_table(rewritten, dst)
             size = dst.tell()
@@ -170,18 +172,17 @@ class _Copier:
         output = self.output(new_path)
         entries = manifest.fetch_manifest_entry(self.src_io, discard_deleted=False)
         added_by = manifest.added_snapshot_id if manifest.added_snapshot_id is not None else snapshot_id
+        for entry in entries:  # before the manifest is opened: a failure must not leave it half written
+            if entry.status.name == "DELETED":  # the file is gone from the table; only its new name is kept
+                entry.data_file = data_file_with(entry.data_file, file_path=self.new_path(entry.data_file.file_path))
+            else:
+                entry.data_file = self.copy_content(entry.data_file)
         if manifest.content == ManifestContent.DELETES:
             writer = delete_manifest_writer(self.md.format_version, spec, schema, output, added_by)
         else:
             writer = write_manifest(self.md.format_version, spec, schema, output, added_by, "deflate")
         with writer as w:
             for entry in entries:
-                if entry.status.name == "DELETED":  # the file is gone from the table; only its new name is kept
-                    entry.data_file = data_file_with(
-                        entry.data_file, file_path=self.new_path(entry.data_file.file_path)
-                    )
-                else:
-                    entry.data_file = self.copy_content(entry.data_file)
                 w.add_entry(entry)
         written = w.to_manifest_file()
         copied = manifest_file_with(manifest, manifest_path=new_path, manifest_length=written.manifest_length)
@@ -320,10 +321,7 @@ def export_table(
     name = target_identifier or identifier
     _refuse_existing(target_catalog, name)
     ns = Catalog.namespace_from(name)
-    created: Identifier | None = None
-    if not target_catalog.namespace_exists(ns):
-        target_catalog.create_namespace(ns)  # its properties decide the default location
-        created = ns
+    created = _create_namespace(target_catalog, ns)  # its properties decide the default location
     try:
         target = location or _default_location(target_catalog, name)
         _check_local_space(target, total_bytes(source.metadata, source.io))
@@ -378,10 +376,60 @@ def _register(
 ) -> Table:
     try:
         return catalog.register_table(identifier, result.metadata_location)
-    except BaseException:
+    except BaseException as e:
+        registered = _registered_location(catalog, identifier)
+        if registered == result.metadata_location:
+            # The registry took it and only the answer was lost (or loading it back failed): the copy is complete.
+            if isinstance(e, Exception):
+                return catalog.load_table(identifier)
+            raise
+        if registered is _UNKNOWN:
+            raise CommitStateUnknownException(
+                f"registering {result.metadata_location} as {'.'.join(Catalog.identifier_to_tuple(identifier))} "
+                f"failed ({type(e).__name__}: {e}) and the registry cannot say whether it took it; the copied files "
+                f"stay in place: check the table, and if it is not registered delete {len(result.files)} files under "
+                f"{result.metadata_location.rsplit('/metadata/', 1)[0]} named with {_run_of(result)}"
+            ) from e
         delete_all(dst_io, result.files)
         _drop_created(catalog, created_namespace)
         raise
+
+
+_UNKNOWN = "<unknown>"
+
+
+def _registered_location(catalog: Catalog, identifier: str | Identifier) -> str | None:
+    """The metadata location the registry holds for ``identifier``; None when absent, _UNKNOWN when it cannot tell."""
+    try:
+        if not catalog.table_exists(identifier):
+            return None
+        return str(catalog.load_table(identifier).metadata_location)
+    except Exception:
+        return _UNKNOWN
+
+
+def _run_of(result: CopyResult) -> str:
+    return result.metadata_location.rsplit("/", 1)[-1].removeprefix("00000-").removesuffix(".metadata.json")
+
+
+def _create_namespace(catalog: Catalog, namespace: Identifier) -> Identifier | None:
+    """Create ``namespace`` if it is missing; returns it when this call created it (so a failure can drop it)."""
+    if catalog.namespace_exists(namespace):
+        return None
+    try:
+        catalog.create_namespace(namespace)
+    except BaseException:
+        if _namespace_exists(catalog, namespace):  # created, but the answer was lost
+            _drop_created(catalog, namespace)
+        raise
+    return namespace
+
+
+def _namespace_exists(catalog: Catalog, namespace: Identifier) -> bool:
+    try:
+        return catalog.namespace_exists(namespace)
+    except Exception:
+        return False
 
 
 def _drop_created(catalog: Catalog, namespace: Identifier | None) -> None:

@@ -31,9 +31,13 @@ _RESOLVERS: dict[str, Resolver] = {}
 _RESOLVERS_LOCK = threading.Lock()
 
 
-def build(pool: str, key: str = "") -> str:
-    """``("demo", "db/t/x.parquet")`` -> ``memcat://demo/db/t/x.parquet``; an empty key is the pool's root."""
-    return f"{SCHEME_PREFIX}{pool}/{key}"
+def build(pool: str, key: str = "", *, scheme: str = PROTOCOL) -> str:
+    """``("demo", "db/t/x.parquet")`` -> ``memcat://demo/db/t/x.parquet``; an empty key is the pool's root.
+
+    ``scheme`` names the same file under another scheme that maps to pools (``s3``: a served
+    bucket is the pool of its name).
+    """
+    return f"{SCHEME_PREFIX if scheme == PROTOCOL else scheme + '://'}{pool}/{key}"
 
 
 def from_path(path: str) -> str:

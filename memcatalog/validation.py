@@ -87,7 +87,7 @@ def validate(data: Batch, schema: Schema, *, ignore_unknown_fields: bool = False
         raise _fail(None, "<batch>", "rows that Arrow can convert", _Shown(str(e)), type(e).__name__) from e
 
 
-def _is_pandas(data: Any) -> bool:
+def _is_pandas(data: object) -> bool:
     return type(data).__module__.startswith("pandas") and hasattr(data, "columns")
 
 
@@ -97,7 +97,7 @@ def _as_dict(row: Any, schema: Schema) -> Mapping[str, Any]:
     return dict(zip([f.name for f in schema.fields], row, strict=False))
 
 
-def _fail(row: int | None, path: str, expected: IcebergType | str, value: Any, why: str) -> SchemaValidationError:
+def _fail(row: int | None, path: str, expected: IcebergType | str, value: object, why: str) -> SchemaValidationError:
     where = f"row {row}, " if row is not None else ""
     return SchemaValidationError(
         f"{where}field '{path}': expected {expected}, got {value!r} ({why}); nothing of this batch was written",
@@ -134,7 +134,7 @@ class _Node:
         """A checked non-null value as Arrow converts it exactly (only called where ``has_decimal``)."""
         return value
 
-    def check_value(self, value: Any, path: str, row: int, ignore_unknown: bool) -> None:
+    def check_value(self, value: object, path: str, row: int, ignore_unknown: bool) -> None:
         """Raise at the first problem of a non-null Python value."""
         raise NotImplementedError
 
@@ -167,7 +167,7 @@ class _Child:
     def normalize(self, value: Any) -> Any:
         return value if value is None or not self.node.has_decimal else self.node.normalize(value)
 
-    def check_value(self, value: Any, path: str, row: int, ignore_unknown: bool) -> None:
+    def check_value(self, value: object, path: str, row: int, ignore_unknown: bool) -> None:
         if value is None:
             if self.field.required:
                 raise _fail(row, path, self.field.field_type, value, "required field is missing or null")
@@ -212,7 +212,7 @@ class _StructNode(_Node):
         else:
             raise _fail(i, "<row>", "a dict or a tuple in schema order", row, f"a {type(row).__name__}")
 
-    def check_value(self, value: Any, path: str, row: int, ignore_unknown: bool) -> None:
+    def check_value(self, value: object, path: str, row: int, ignore_unknown: bool) -> None:
         if not isinstance(value, Mapping):
             raise _fail(row, path, self.type, value, f"a {type(value).__name__}, not a dict")
         self._check_mapping(value, path + ".", row, ignore_unknown)
@@ -255,7 +255,7 @@ class _ListNode(_Node):
     def normalize(self, value: Any) -> Any:
         return [self.element.normalize(v) for v in value]
 
-    def check_value(self, value: Any, path: str, row: int, ignore_unknown: bool) -> None:
+    def check_value(self, value: object, path: str, row: int, ignore_unknown: bool) -> None:
         if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
             raise _fail(row, path, self.type, value, f"a {type(value).__name__}, not a list")
         for j, item in enumerate(value):
@@ -284,7 +284,7 @@ class _MapNode(_Node):
     def normalize(self, value: Any) -> Any:
         return [(self.key.normalize(k), self.value.normalize(v)) for k, v in value.items()]
 
-    def check_value(self, value: Any, path: str, row: int, ignore_unknown: bool) -> None:
+    def check_value(self, value: object, path: str, row: int, ignore_unknown: bool) -> None:
         if not isinstance(value, Mapping):
             raise _fail(row, path, self.type, value, f"a {type(value).__name__}, not a dict")
         for k, v in value.items():
@@ -331,7 +331,7 @@ class _PrimitiveNode(_Node):
         exact = decimal.Context(prec=self.type.precision + 1, traps=[decimal.Inexact])
         return value.quantize(decimal.Decimal(1).scaleb(-self.type.scale), context=exact)
 
-    def check_value(self, value: Any, path: str, row: int, ignore_unknown: bool) -> None:
+    def check_value(self, value: object, path: str, row: int, ignore_unknown: bool) -> None:
         problem = _primitive_problem(value, self.type)
         if problem:
             raise _fail(row, path, self.type, value, problem)
@@ -340,7 +340,7 @@ class _PrimitiveNode(_Node):
 # ---- primitive values --------------------------------------------------------------------
 
 
-def _primitive_problem(value: Any, t: IcebergType) -> str | None:
+def _primitive_problem(value: object, t: IcebergType) -> str | None:
     kind = type(value).__name__
     if kind in ("NaTType", "NAType"):
         return f"pandas' missing-value marker {kind[:-4]}, not a value: give None for a null"
@@ -372,7 +372,7 @@ def _primitive_problem(value: Any, t: IcebergType) -> str | None:
     return _temporal_problem(value, t)
 
 
-def _float_problem(value: Any, t: FloatType | DoubleType) -> str | None:
+def _float_problem(value: object, t: FloatType | DoubleType) -> str | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return f"a {type(value).__name__}, not a number"
     if isinstance(t, DoubleType):
@@ -390,7 +390,7 @@ def _float_problem(value: Any, t: FloatType | DoubleType) -> str | None:
     return None
 
 
-def _string_problem(value: Any) -> str | None:
+def _string_problem(value: object) -> str | None:
     if not isinstance(value, str):
         return f"a {type(value).__name__}, not a str"
     if not value.isascii():
@@ -401,7 +401,7 @@ def _string_problem(value: Any) -> str | None:
     return None
 
 
-def _temporal_problem(value: Any, t: IcebergType) -> str | None:
+def _temporal_problem(value: object, t: IcebergType) -> str | None:
     kind = type(value).__name__
     if isinstance(t, DateType):
         return None if isinstance(value, dt.date) and not isinstance(value, dt.datetime) else f"a {kind}, not a date"
@@ -506,7 +506,7 @@ def _strict_objects(series: Any, field: NestedField, arrow_type: pa.DataType | N
         return None  # the value-by-value check finds the row
 
 
-def _is_missing(value: Any) -> bool:
+def _is_missing(value: object) -> bool:
     return (
         value is None or (isinstance(value, float) and value != value) or type(value).__name__ in ("NAType", "NaTType")
     )

@@ -498,3 +498,17 @@ def test_text_writes_join_a_transaction(pool_name: str) -> None:
             f.write("a")
         assert not fs.exists(f"{pool_name}/a.txt")
     assert fs.cat_file(f"{pool_name}/a.txt") == b"a"
+
+
+def test_a_directory_under_a_file_is_refused_and_changes_nothing(
+    oracle_fs: tuple[fsspec.AbstractFileSystem, str],
+) -> None:
+    fs, root = oracle_fs
+    fs.pipe_file(f"{root}/f", b"12345")
+    for make in (lambda p: fs.makedirs(p, exist_ok=True), lambda p: fs.mkdir(p, create_parents=True)):
+        with pytest.raises(NotADirectoryError):
+            make(f"{root}/f/sub/deeper")
+    assert fs.isfile(f"{root}/f") and not fs.isdir(f"{root}/f") and not fs.exists(f"{root}/f/sub")
+    assert fs.cat_file(f"{root}/f") == b"12345"
+    if isinstance(fs, PoolFileSystem):
+        assert memcatalog.get_pool(root).check() == []

@@ -117,3 +117,8 @@ def test_a_written_file_is_named_by_its_url(pool: Pool) -> None:
     with fsspec.open(url, "wb") as f:
         f.write(pa.py_buffer(b"x"))
         assert f.path == url
+
+
+def test_the_same_file_can_be_named_under_another_scheme() -> None:
+    assert urls.build("demo", "db/t", scheme="s3") == "s3://demo/db/t"
+    assert urls.build(*urls.parse("memcat://demo/"), scheme="s3") == "s3://demo/"

@@ -119,19 +119,31 @@ def demo(scale: float, quota: str) -> None:
 def shell(commands: tuple[str, ...], loads: tuple[str, ...], quota: str, archive: str | None) -> None:
     """An interactive DuckDB SQL shell over an in-memory catalog.
 
+    Statements end with ';' and may span lines; SQL writes (CREATE TABLE, INSERT,
+    UPDATE, DELETE, CREATE TABLE AS) are Iceberg commits in the catalog. On a
+    terminal: history, Tab completion, Ctrl-C cancels, Ctrl-D leaves. A script piped
+    to stdin runs to its first error (exit status 1). .help lists the dot commands.
+
     \b
     Examples:
       memcatalog shell
       memcatalog shell --load trips.parquet:db.trips -c "SELECT count(*) FROM db.trips"
       memcatalog shell --load a.csv:db.a -c ".tables" -c ".snapshots db.a"
       memcatalog shell --restore tables.tar -c "SELECT count(*) FROM db.orders"
+      memcatalog shell < script.sql
     """
     import uuid
 
     from memcatalog.catalog import MemCatalog
-    from memcatalog.cli.shell import Shell
+    from memcatalog.cli.shell import run
     from memcatalog.pool import drop_pool
 
+    pairs = []
+    for spec in loads:
+        path, sep, name = spec.rpartition(":")
+        if not sep or not path:
+            raise click.BadParameter(f"expected PATH:NAMESPACE.TABLE, got {spec!r}", param_hint="--load")
+        pairs.append((path, name))
     if archive:
         from memcatalog.archive import restore
 
@@ -139,18 +151,9 @@ def shell(commands: tuple[str, ...], loads: tuple[str, ...], quota: str, archive
     else:
         catalog = MemCatalog(f"shell_{uuid.uuid4().hex[:6]}", quota=quota)
     try:
-        sh = Shell(catalog, console())
-        for spec in loads:
-            path, sep, name = spec.rpartition(":")
-            if not sep or not path:
-                raise click.BadParameter(f"expected PATH:NAMESPACE.TABLE, got {spec!r}", param_hint="--load")
-            sh.load([path, name])
-        if commands:
-            for command in commands:
-                sh.run(command)
-        else:
-            sh.interact()
+        run(catalog, console(), loads=pairs, commands=commands)
     finally:
+        catalog.close()
         drop_pool(catalog.pool.name)
 
 
@@ -315,17 +318,21 @@ def newest_metadata_file(source: str) -> str:
 
 
 def _replace_save(catalog: Any, archive: str, save: Any) -> None:
+    """Save over ``archive``: a .tar is replaced atomically by save(); a directory is swapped in whole."""
     import shutil
+    import uuid
     from pathlib import Path
 
     path = Path(archive)
-    if path.is_dir():
-        staging = path.with_name(path.name + ".new")
-        save(catalog, staging)
-        shutil.rmtree(path)
-        staging.rename(path)
-    else:
+    if not path.is_dir():
         save(catalog, path)
+        return
+    run = uuid.uuid4().hex
+    staging, old = path.with_name(f".{path.name}.{run}.new"), path.with_name(f".{path.name}.{run}.old")
+    save(catalog, staging)
+    path.rename(old)
+    staging.rename(path)
+    shutil.rmtree(old)
 
 
 @main.command("export")
