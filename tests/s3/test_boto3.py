@@ -281,3 +281,13 @@ def test_an_endpoint_of_every_pool_creates_buckets(client: Any) -> None:
         assert urls.is_pool_url(f"s3://{name}/a")  # in this process, straight to the pool
     finally:
         memcatalog.drop_pool(name)
+
+
+def test_a_managed_copy_of_a_large_object_copies_it_in_parts(client: Any, bucket: Pool) -> None:
+    data = _payload(11 * MiB)[: 11 * MiB + 7]
+    bucket.put("src.bin", data)
+    config = TransferConfig(multipart_threshold=5 * MiB, multipart_chunksize=5 * MiB)
+    client.copy({"Bucket": bucket.name, "Key": "src.bin"}, bucket.name, "dst.bin", Config=config)  # UploadPartCopy
+    assert client.head_object(Bucket=bucket.name, Key="dst.bin")["ETag"].strip('"').endswith("-3")
+    assert bytes(bucket.get("dst.bin")) == data
+    assert bucket.stats().reserved == 0
