@@ -212,3 +212,31 @@ async def complete_upload(call: Call) -> Response:
 async def abort_upload(call: Call) -> Response:
     call.endpoint.uploads.abort(call.query["uploadId"], call.pool(), call.pool_key())
     return Response(None, status_code=204)
+
+
+async def list_uploads(call: Call) -> Response:
+    """ListMultipartUploads: the uploads in flight on this endpoint (``prefix`` honoured; one page)."""
+    prefix = call.query.get("prefix", "")
+    found = [(k, i) for k, i in call.endpoint.uploads.in_flight(call.pool()) if k.startswith(prefix)]
+    entries = "".join(
+        f"<Upload>{xml.element('Key', key)}{xml.element('UploadId', upload_id)}</Upload>" for key, upload_id in found
+    )
+    head = xml.element("Bucket", call.bucket) + xml.element("Prefix", prefix) + xml.element("IsTruncated", "false")
+    return _xml("ListMultipartUploadsResult", head + entries)
+
+
+async def list_parts(call: Call) -> Response:
+    """ListParts: an upload's parts so far (one page)."""
+    upload_id = call.query["uploadId"]
+    parts = call.endpoint.uploads.parts(upload_id, call.pool(), call.pool_key())
+    entries = "".join(
+        f"<Part>{xml.element('PartNumber', n)}{xml.element('ETag', _quoted(etag))}{xml.element('Size', size)}</Part>"
+        for n, etag, size in parts
+    )
+    head = (
+        xml.element("Bucket", call.bucket)
+        + xml.element("Key", call.key)
+        + xml.element("UploadId", upload_id)
+        + xml.element("IsTruncated", "false")
+    )
+    return _xml("ListPartsResult", head + entries)

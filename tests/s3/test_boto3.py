@@ -291,3 +291,14 @@ def test_a_managed_copy_of_a_large_object_copies_it_in_parts(client: Any, bucket
     assert client.head_object(Bucket=bucket.name, Key="dst.bin")["ETag"].strip('"').endswith("-3")
     assert bytes(bucket.get("dst.bin")) == data
     assert bucket.stats().reserved == 0
+
+
+def test_uploads_in_flight_and_their_parts_are_listed(client: Any, bucket: Pool) -> None:
+    upload = client.create_multipart_upload(Bucket=bucket.name, Key="m/a.bin")["UploadId"]
+    part = client.upload_part(Bucket=bucket.name, Key="m/a.bin", UploadId=upload, PartNumber=1, Body=b"abc")
+    listed = client.list_multipart_uploads(Bucket=bucket.name)["Uploads"]
+    assert [(u["Key"], u["UploadId"]) for u in listed] == [("m/a.bin", upload)]
+    parts = client.list_parts(Bucket=bucket.name, Key="m/a.bin", UploadId=upload)["Parts"]
+    assert [(p["PartNumber"], p["ETag"], p["Size"]) for p in parts] == [(1, part["ETag"], 3)]
+    client.abort_multipart_upload(Bucket=bucket.name, Key="m/a.bin", UploadId=upload)
+    assert "Uploads" not in client.list_multipart_uploads(Bucket=bucket.name)
