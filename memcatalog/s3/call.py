@@ -69,7 +69,10 @@ class Endpoint:
     def etag(self, pool: Pool, key: str, entry: FileEntry) -> str:
         with self._etag_lock:
             known = self._etags.get((pool.name, key))
-        if known is not None and known[0] == entry.created and known[1] == entry.size:
+            if known is not None and (known[0] != entry.created or known[1] != entry.size):
+                del self._etags[(pool.name, key)]  # the file was replaced by other means: its MD5 is gone
+                known = None
+        if known is not None:
             return known[2]
         tag = f"{pool.name}/{key}:{entry.size}:{entry.created.timestamp()}:{id(entry.buffer)}"
         return hashlib.md5(tag.encode(), usedforsecurity=False).hexdigest()

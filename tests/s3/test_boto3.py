@@ -302,3 +302,13 @@ def test_uploads_in_flight_and_their_parts_are_listed(client: Any, bucket: Pool)
     assert [(p["PartNumber"], p["ETag"], p["Size"]) for p in parts] == [(1, part["ETag"], 3)]
     client.abort_multipart_upload(Bucket=bucket.name, Key="m/a.bin", UploadId=upload)
     assert "Uploads" not in client.list_multipart_uploads(Bucket=bucket.name)
+
+
+def test_etags_are_the_md5_and_change_when_the_file_does(client: Any, bucket: Pool) -> None:
+    import hashlib
+
+    put = client.put_object(Bucket=bucket.name, Key="e", Body=b"first")
+    assert put["ETag"] == f'"{hashlib.md5(b"first").hexdigest()}"'
+    assert client.head_object(Bucket=bucket.name, Key="e")["ETag"] == put["ETag"]
+    bucket.put("e", b"second")  # replaced in the process, not through the endpoint
+    assert client.head_object(Bucket=bucket.name, Key="e")["ETag"] != put["ETag"]
