@@ -41,16 +41,19 @@ class Endpoint:
     _etag_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def bucket_names(self) -> list[str]:
+        """The buckets served now (pools that exist), sorted."""
         names = list_pools() if self.pools is None else [p for p in self.pools if find_pool(p) is not None]
         return sorted(names)
 
     def pool(self, bucket: str) -> Pool:
+        """The pool a bucket names; NoSuchBucket unless this endpoint serves it and it exists."""
         pool = find_pool(bucket) if self.pools is None or bucket in self.pools else None
         if pool is None:
             raise S3Error.no_such_bucket(bucket)
         return pool
 
     def create_bucket(self, bucket: str) -> Pool:
+        """CreateBucket: a new pool (default quota), only on an endpoint that serves every pool."""
         if self.pools is not None and bucket not in self.pools:
             raise S3Error.access_denied(f"this endpoint serves only the pools {self.pools}; it creates no others")
         pool = get_pool(bucket)  # raises ValueError for a name no pool can have
@@ -59,14 +62,17 @@ class Endpoint:
 
     # ETags: the MD5 of what a PUT or multipart upload stored; an opaque tag for files written otherwise.
     def remember_etag(self, pool: Pool, key: str, entry: FileEntry, etag: str) -> None:
+        """Keep the ETag of what a request stored (valid while the file is that very entry)."""
         with self._etag_lock:
             self._etags[(pool.name, key)] = (entry.created, entry.size, etag)
 
     def forget_etag(self, pool: Pool, key: str) -> None:
+        """Drop the ETag of a deleted object."""
         with self._etag_lock:
             self._etags.pop((pool.name, key), None)
 
     def etag(self, pool: Pool, key: str, entry: FileEntry) -> str:
+        """The object's ETag: the MD5 remembered from its upload, else an opaque tag of the stored file."""
         with self._etag_lock:
             known = self._etags.get((pool.name, key))
             if known is not None and (known[0] != entry.created or known[1] != entry.size):

@@ -41,26 +41,32 @@ class S3Server:
 
     @property
     def url(self) -> str:
+        """``http://host:port``: the endpoint URL clients are given."""
         return self._http.url
 
     @property
     def port(self) -> int:
+        """The TCP port listened on."""
         return self._http.port
 
     @property
     def access_key(self) -> str:
+        """The access key id clients sign with."""
         return self.endpoint.credentials.access_key
 
     @property
     def secret_key(self) -> str:
+        """The secret key clients sign with."""
         return self.endpoint.credentials.secret_key
 
     @property
     def region(self) -> str:
+        """The region clients are told to use (a signature for any region is accepted)."""
         return self.endpoint.region
 
     @property
     def running(self) -> bool:
+        """Whether the endpoint still serves."""
         return self._http.running
 
     def client_properties(self) -> dict[str, str]:
