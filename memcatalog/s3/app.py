@@ -99,7 +99,7 @@ class S3App:
             if not isinstance(e, Exception):
                 raise
             error = from_exception(e, resource)
-            body = b"" if request.method == "HEAD" else error.to_xml(request_id)
+            body = b"" if request.method == "HEAD" or error.status == 304 else error.to_xml(request_id)
             headers = {"x-amz-error-code": error.code} if request.method == "HEAD" else {}
             if request.method in ("PUT", "POST"):
                 # The body may be unread (refused before it came): the connection cannot carry another request.

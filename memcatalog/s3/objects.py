@@ -58,7 +58,9 @@ async def get_object(call: Call, *, head: bool = False) -> Response:
         if call.key.endswith("/") and pool.is_dir(key):  # a "directory marker" as clients see one
             return Response(b"", headers={"content-length": "0", "content-type": "binary/octet-stream"})
         raise S3Error.no_such_key(call.bucket, call.key)
-    headers = _object_headers(call, entry.size, call.endpoint.etag(pool, key, entry), xml.http_date(entry.created))
+    etag = call.endpoint.etag(pool, key, entry)
+    headers = _object_headers(call, entry.size, etag, xml.http_date(entry.created))
+    _check_conditions(call, etag)
     wanted = _byte_range(call.headers["range"], entry.size, call.resource) if "range" in call.headers else None
     start, stop = wanted if wanted is not None else (0, entry.size)
     status = 200
@@ -72,6 +74,22 @@ async def get_object(call: Call, *, head: bool = False) -> Response:
     return Response(body, status_code=status, headers=headers)
 
 
+def _tags(header: str) -> set[str]:
+    return {t.strip().removeprefix("W/").strip('"') for t in header.split(",")}
+
+
+def _check_conditions(call: Call, etag: str) -> None:
+    """If-Match (412 when the object changed) and If-None-Match (304 when it did not) of a GET or HEAD."""
+    wanted = call.headers.get("if-match")
+    if wanted is not None and not ({"*", etag} & _tags(wanted)):
+        raise S3Error(
+            "PreconditionFailed", 412, f"{call.resource} changed: its ETag is no longer {wanted}", call.resource
+        )
+    unwanted = call.headers.get("if-none-match")
+    if unwanted is not None and {"*", etag} & _tags(unwanted):
+        raise S3Error("NotModified", 304, "not modified", call.resource)
+
+
 async def put_object(call: Call) -> Response:
     if "x-amz-copy-source" in call.headers:
         return copy_object(call)
@@ -80,9 +98,13 @@ async def put_object(call: Call) -> Response:
         await call.body()
         pool.mkdir(key)
         return Response(b"", headers={"etag": _quoted("d41d8cd98f00b204e9800998ecf8427e")})
-    writer = pool.writer(key)
-    md5 = await call.receive_into(writer)
-    entry = writer.commit()
+    create_only = call.headers.get("if-none-match", "").strip() == "*"  # a conditional write: fail if it exists
+    try:
+        writer = pool.writer(key, exclusive=create_only)
+        md5 = await call.receive_into(writer)
+        entry = writer.commit()
+    except FileExistsError as e:
+        raise S3Error("PreconditionFailed", 412, f"{call.resource} exists (If-None-Match: *)", call.resource) from e
     call.endpoint.remember_etag(pool, key, entry, md5)
     return Response(b"", headers={"etag": _quoted(md5)})
 

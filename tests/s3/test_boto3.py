@@ -312,3 +312,24 @@ def test_etags_are_the_md5_and_change_when_the_file_does(client: Any, bucket: Po
     assert client.head_object(Bucket=bucket.name, Key="e")["ETag"] == put["ETag"]
     bucket.put("e", b"second")  # replaced in the process, not through the endpoint
     assert client.head_object(Bucket=bucket.name, Key="e")["ETag"] != put["ETag"]
+
+
+def test_conditional_reads(client: Any, bucket: Pool) -> None:
+    etag = client.put_object(Bucket=bucket.name, Key="c", Body=b"v1")["ETag"]
+    assert client.get_object(Bucket=bucket.name, Key="c", IfMatch=etag)["Body"].read() == b"v1"
+    with pytest.raises(ClientError) as not_modified:
+        client.get_object(Bucket=bucket.name, Key="c", IfNoneMatch=etag)
+    assert not_modified.value.response["ResponseMetadata"]["HTTPStatusCode"] == 304
+    client.put_object(Bucket=bucket.name, Key="c", Body=b"v2")
+    with pytest.raises(ClientError) as changed:
+        client.get_object(Bucket=bucket.name, Key="c", IfMatch=etag)
+    assert _error(changed) == ("PreconditionFailed", 412)
+
+
+def test_a_conditional_write_creates_only(client: Any, bucket: Pool) -> None:
+    client.put_object(Bucket=bucket.name, Key="once", Body=b"first", IfNoneMatch="*")
+    with pytest.raises(ClientError) as e:
+        client.put_object(Bucket=bucket.name, Key="once", Body=b"second", IfNoneMatch="*")
+    assert _error(e) == ("PreconditionFailed", 412)
+    assert bytes(bucket.get("once")) == b"first"
+    assert bucket.stats().reserved == 0
