@@ -80,9 +80,12 @@ class S3Server:
         }
 
     def boto3_client(self) -> Any:
-        """A boto3 S3 client for this endpoint (needs boto3)."""
-        import boto3
-        from botocore.config import Config
+        """A boto3 S3 client for this endpoint (needs boto3: ``pip install boto3``)."""
+        try:
+            import boto3
+            from botocore.config import Config
+        except ImportError as e:
+            raise ImportError("S3Server.boto3_client() needs boto3: pip install boto3") from e
 
         return boto3.client(
             "s3",
