@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
+import hmac
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -139,6 +142,7 @@ class Call:
                     writer.write(piece)
                     md5.update(piece)
             decoder.finish()
+            _check_content_md5(self.headers, md5.digest())
         except BaseException as e:
             writer.abort()
             async for _ in stream:  # drain
@@ -149,6 +153,19 @@ class Call:
                 raise quota_error(found, self.resource, partial=True) from e
             raise
         return md5.hexdigest()
+
+
+def _check_content_md5(headers: dict[str, str], digest: bytes) -> None:
+    """``Content-MD5`` (base64 of the body's MD5), checked as S3 does when a client sends it."""
+    given = headers.get("content-md5")
+    if given is None:
+        return
+    try:
+        expected = base64.b64decode(given.strip(), validate=True)
+    except (binascii.Error, ValueError) as e:
+        raise S3Error("InvalidDigest", 400, f"Content-MD5 {given!r} is not base64") from e
+    if not hmac.compare_digest(expected, digest):
+        raise S3Error("BadDigest", 400, "the body's MD5 differs from Content-MD5; nothing stored")
 
 
 def pool_key(bucket: str, key: str) -> str:

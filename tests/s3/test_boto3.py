@@ -333,3 +333,17 @@ def test_a_conditional_write_creates_only(client: Any, bucket: Pool) -> None:
     assert _error(e) == ("PreconditionFailed", 412)
     assert bytes(bucket.get("once")) == b"first"
     assert bucket.stats().reserved == 0
+
+
+def test_a_body_that_differs_from_its_content_md5_is_refused(client: Any, bucket: Pool) -> None:
+    import base64
+    import hashlib
+
+    wrong = base64.b64encode(hashlib.md5(b"abd").digest()).decode()
+    with pytest.raises(ClientError) as e:
+        client.put_object(Bucket=bucket.name, Key="m", Body=b"abc", ContentMD5=wrong)
+    assert _error(e) == ("BadDigest", 400)
+    assert bucket.entry("m") is None and bucket.stats().reserved == 0
+    right = base64.b64encode(hashlib.md5(b"abc").digest()).decode()
+    client.put_object(Bucket=bucket.name, Key="m", Body=b"abc", ContentMD5=right)
+    assert bytes(bucket.get("m")) == b"abc"
