@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import AsyncIterator
 from urllib.parse import unquote
 
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from memcatalog.s3 import xml
 from memcatalog.s3.call import Call, pool_key
@@ -15,6 +16,7 @@ from memcatalog.s3.multipart import MAX_PART_NUMBER
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 XML_TYPE = "application/xml"
+STREAM_CHUNK = 2**20  # bytes: larger reads are sent in pieces of this size
 
 
 def _xml(root: str, body: str, status: int = 200) -> Response:
@@ -70,8 +72,16 @@ async def get_object(call: Call, *, head: bool = False) -> Response:
         headers["content-length"] = str(stop - start)
     if head:
         return Response(None, status_code=status, headers=headers)
-    body = memoryview(entry.buffer).cast("B")[start:stop].tobytes()
-    return Response(body, status_code=status, headers=headers)
+    view = memoryview(entry.buffer).cast("B")[start:stop]
+    if len(view) <= STREAM_CHUNK:
+        return Response(view.tobytes(), status_code=status, headers=headers)
+    return StreamingResponse(_chunks(view), status_code=status, headers=headers)
+
+
+async def _chunks(view: memoryview) -> AsyncIterator[bytes]:
+    # A copy of one chunk at a time, not of the whole object: a large read stays a small allocation.
+    for offset in range(0, len(view), STREAM_CHUNK):
+        yield view[offset : offset + STREAM_CHUNK].tobytes()
 
 
 def _tags(header: str) -> set[str]:

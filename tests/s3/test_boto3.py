@@ -54,6 +54,9 @@ def test_multipart_upload_of_several_parts(client: Any, bucket: Pool) -> None:
     head = client.head_object(Bucket=bucket.name, Key="big/file.bin")
     assert head["ETag"].strip('"').endswith("-3")  # three parts, S3's multipart ETag
     assert bytes(bucket.get("big/file.bin")) == data
+    assert client.get_object(Bucket=bucket.name, Key="big/file.bin")["Body"].read() == data  # sent in pieces
+    ranged = client.get_object(Bucket=bucket.name, Key="big/file.bin", Range="bytes=1000-5000000")
+    assert ranged["Body"].read() == data[1000:5000001]
     assert bucket.stats().reserved == 0
 
 
