@@ -622,3 +622,455 @@ if METADATA_JSON.problem:  # pragma: no cover - exercised only by a changed pyic
     logger.warning("memcatalog: %s; metadata files are written by pyiceberg's own serializer.", METADATA_JSON.problem)
 
 # ===================================================================================== end of metadata JSON
+
+
+# =====================================================================================
+# Section: manifest lists that reuse their parent's encoding (issue 18)
+#
+# pyiceberg's fast append (the default) adds one manifest per commit and writes a new
+# manifest list naming every live manifest, after reading the parent's list back: on
+# an append-only table with 1,000 snapshots that is 1,000 entries decoded and 1,000
+# encoded by pyiceberg's pure-Python Avro code per commit (~15 ms), the one cost of a
+# small append that still grew with the table after the flat commits.
+#
+# The entries a child list inherits are byte-identical to the parent's, so for memcat://
+# files only (immutable, in this process, checked by identity below):
+# - reading a manifest list returns the decoded ManifestFile tuple kept for that
+#   location, as long as the stored file is the very one the tuple describes (the
+#   pool's FileEntry object, immutable, replaced on any rewrite); any other file, or a
+#   file written by another tool, is read by pyiceberg's own ``_manifests``;
+# - writing a manifest list whose tail is exactly its parent's manifests (a fast append)
+#   writes the new entries' block, encoded by pyiceberg's own resolved Avro writer and
+#   compressed by pyiceberg's own codec class, followed by the parent's blocks copied
+#   verbatim (the child takes the parent's sync marker, so the blocks are valid in it).
+#   Leading blocks are merged while the first is not smaller than the second (a binary
+#   counter), so a list of N entries has at most log2(N)+1 blocks and each entry is
+#   recompressed O(log N) times over its life. Any other list (overwrite, delete, a
+#   merged append, a first append) is one block, its inherited entries' encodings taken
+#   from a memo of encoded entries by object, the rest encoded by pyiceberg: the layout
+#   pyiceberg writes. The new entries' ManifestFile objects are decoded from their own
+#   bytes by pyiceberg's resolved Avro reader, so the kept tuple is what reading the
+#   file back gives (the contract test decodes files with pyiceberg and compares).
+#
+# Private names used, and why:
+# - ``pyiceberg.manifest._manifests`` (bound into ``pyiceberg.table.snapshots``, used by
+#   ``Snapshot.manifests``): the read being cached; rebound in that module, and called
+#   for everything not cached.
+# - ``pyiceberg.manifest._manifest_cache.get_or_cache``: pyiceberg's per-path cache of
+#   ManifestFile objects, applied to new entries as ``_manifests`` applies it.
+# - ``pyiceberg.table.update.snapshot.write_manifest_list`` (imported there from
+#   pyiceberg.manifest): rebound in that module to return the writer below for memcat://
+#   outputs of format 1 and 2, pyiceberg's own writer for everything else.
+# - ``ManifestListWriter._writer`` / ``_meta`` / ``_format_version``, and the
+#   AvroOutputFile attributes ``writer``, ``encoder``, ``output_stream``, ``sync_bytes``,
+#   ``compression_codec()``: the writer below is a subclass of pyiceberg's V1/V2 writer
+#   and uses its header and codec; only how blocks are produced differs.
+# =====================================================================================
+
+import io as _io  # noqa: E402 - this section's imports, kept with it
+import weakref  # noqa: E402
+
+import pyiceberg.manifest as _pyiceberg_manifest  # noqa: E402
+import pyiceberg.table.snapshots as _pyiceberg_snapshots  # noqa: E402
+import pyiceberg.table.update.snapshot as _pyiceberg_snapshot_update  # noqa: E402
+from pyiceberg.avro.decoder import new_decoder  # noqa: E402
+from pyiceberg.avro.encoder import BinaryEncoder  # noqa: E402
+from pyiceberg.avro.file import AvroOutputFile  # noqa: E402
+from pyiceberg.avro.reader import Reader  # noqa: E402
+from pyiceberg.avro.resolver import resolve_reader  # noqa: E402
+from pyiceberg.manifest import (  # noqa: E402
+    DEFAULT_READ_VERSION,
+    MANIFEST_LIST_FILE_SCHEMAS,
+    UNASSIGNED_SEQ,
+    ManifestContent,
+    ManifestFile,
+    ManifestListWriter,
+    ManifestListWriterV1,
+    ManifestListWriterV2,
+    PartitionFieldSummary,
+)
+
+from memcatalog.fileio import MemFileIO, MemOutputFile, is_memcat, locate  # noqa: E402
+from memcatalog.pool import FileEntry  # noqa: E402
+
+_PYICEBERG_MANIFESTS: Callable[[FileIO, str], tuple[ManifestFile, ...]] = _pyiceberg_manifest._manifests
+_PYICEBERG_WRITE_MANIFEST_LIST: Callable[..., ManifestListWriter] = _pyiceberg_manifest.write_manifest_list
+
+_LISTS_MAX = 256  # manifest lists kept (their tuples and blocks are shared between parent and child)
+_ENCODED_MAX = 50_000  # encoded entries kept by object (~300 bytes each)
+
+
+@dataclass(frozen=True)
+class _Block:
+    """One Avro data block: its records' encoding, and the block as stored (count, size, content, sync)."""
+
+    count: int
+    raw: bytes
+    stored: bytes
+
+
+@dataclass(frozen=True)
+class _KnownList:
+    """A stored manifest list: the decoded tuple ``_manifests`` returns for it, and (if written here) its blocks."""
+
+    entry: weakref.ref[FileEntry]
+    manifests: tuple[ManifestFile, ...]
+    format_version: int = 0  # 0: read, not written here; it cannot be extended
+    codec: str = ""
+    sync: bytes = b""
+    blocks: tuple[_Block, ...] = ()
+
+
+class _ManifestListCache:
+    """The known lists by location, the last known list ending in each object, and encoded entries by object."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.lists: OrderedDict[str, _KnownList] = OrderedDict()
+        self.by_tail: dict[int, _KnownList] = {}  # id(last manifest) -> newest written list ending in it
+        self.encoded: OrderedDict[int, tuple[ManifestFile, int, bytes]] = OrderedDict()  # id -> (obj, version, raw)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.lists.clear()
+            self.by_tail.clear()
+            self.encoded.clear()
+
+    def get(self, location: str, entry: FileEntry) -> _KnownList | None:
+        with self.lock:
+            known = self.lists.get(location)
+            if known is None or known.entry() is not entry:
+                return None
+            self.lists.move_to_end(location)
+            return known
+
+    def put(self, location: str, known: _KnownList) -> None:
+        with self.lock:
+            self.lists[location] = known
+            self.lists.move_to_end(location)
+            if known.blocks and known.manifests:
+                self.by_tail[id(known.manifests[-1])] = known
+            while len(self.lists) > _LISTS_MAX:
+                _, old = self.lists.popitem(last=False)
+                if old.manifests and self.by_tail.get(id(old.manifests[-1])) is old:
+                    del self.by_tail[id(old.manifests[-1])]
+
+    def parent_of(self, manifests: list[ManifestFile]) -> _KnownList | None:
+        if not manifests:
+            return None
+        with self.lock:
+            return self.by_tail.get(id(manifests[-1]))
+
+    def encoding(self, manifest: ManifestFile, format_version: int) -> bytes | None:
+        with self.lock:
+            found = self.encoded.get(id(manifest))
+        if found is None or found[0] is not manifest or found[1] != format_version:
+            return None
+        return found[2]
+
+    def remember(self, pairs: list[tuple[ManifestFile, bytes]], format_version: int) -> None:
+        with self.lock:
+            for manifest, raw in pairs:
+                self.encoded[id(manifest)] = (manifest, format_version, raw)
+                self.encoded.move_to_end(id(manifest))
+            while len(self.encoded) > _ENCODED_MAX:
+                self.encoded.popitem(last=False)
+
+
+_manifest_lists = _ManifestListCache()
+
+
+def clear_manifest_list_cache() -> None:
+    """Forget every kept manifest list and encoded entry (the next commit of each table encodes its list once)."""
+    _manifest_lists.clear()
+
+
+def _stored(location: str) -> FileEntry | None:
+    try:
+        pool, key = locate(location)
+    except (FileNotFoundError, ValueError):
+        return None
+    return pool.entry(key)
+
+
+def cached_manifests(io: FileIO, manifest_list: str) -> tuple[ManifestFile, ...]:
+    """``pyiceberg.manifest._manifests(io, manifest_list)``, from the kept tuple when the stored file is the one it describes."""
+    if not MANIFEST_LISTS.holds or not isinstance(io, MemFileIO) or not is_memcat(manifest_list):
+        return _PYICEBERG_MANIFESTS(io, manifest_list)
+    entry = _stored(manifest_list)
+    if entry is not None and (known := _manifest_lists.get(manifest_list, entry)) is not None:
+        return known.manifests
+    manifests = _PYICEBERG_MANIFESTS(io, manifest_list)
+    if entry is not None and _stored(manifest_list) is entry:  # unchanged while it was read
+        _manifest_lists.put(manifest_list, _KnownList(weakref.ref(entry), manifests))
+    return manifests
+
+
+_readers: dict[int, Reader] = {}
+
+
+def _reader(format_version: int) -> Reader:
+    """pyiceberg's resolved reader for one manifest-list record (as ``read_manifest_list`` resolves it)."""
+    reader = _readers.get(format_version)
+    if reader is None:
+        reader = _readers[format_version] = resolve_reader(
+            MANIFEST_LIST_FILE_SCHEMAS[format_version],
+            MANIFEST_LIST_FILE_SCHEMAS[DEFAULT_READ_VERSION],
+            read_types={-1: ManifestFile, 508: PartitionFieldSummary},
+            read_enums={517: ManifestContent},
+        )
+    return reader
+
+
+def _varint(value: int) -> bytes:
+    out = _io.BytesIO()
+    BinaryEncoder(out).write_int(value)
+    return out.getvalue()
+
+
+class _ReusingManifestListWriter(ManifestListWriter):
+    """pyiceberg's manifest-list writer (V1 or V2 by the concrete class), producing blocks as described above."""
+
+    _avro: AvroOutputFile[ManifestFile] | None = None
+    _blocks_written: int = 0
+    _new_blocks: list[_Block]
+    _decoded: list[ManifestFile]
+    _reused: _KnownList | None = None
+
+    @override
+    def __enter__(self) -> ManifestListWriter:
+        # the header is written at the first block: a reused parent's sync marker goes in it
+        self._writer = AvroOutputFile[ManifestFile](
+            output_file=self._output_file,
+            record_schema=MANIFEST_LIST_FILE_SCHEMAS[DEFAULT_READ_VERSION],
+            file_schema=MANIFEST_LIST_FILE_SCHEMAS[self._format_version],
+            schema_name="manifest_file",
+            metadata=self._meta,
+        )
+        self._new_blocks, self._decoded = [], []
+        return self
+
+    @override
+    def __exit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> None:
+        if self._avro is None:
+            if exc_type is not None:
+                return  # nothing was written: leave no file behind
+            self._open(None)
+        assert self._avro is not None
+        self._avro.__exit__(exc_type, exc_value, traceback)
+        if exc_type is None and self._blocks_written == 1:
+            self._remember()
+
+    def _open(self, sync: bytes | None) -> AvroOutputFile[ManifestFile]:
+        if sync is not None:
+            self._writer.sync_bytes = sync
+        self._writer.__enter__()
+        self._avro = self._writer
+        return self._avro
+
+    def _unchanged_by_prepare(self, manifest: ManifestFile) -> bool:
+        """Whether ``prepare_manifest`` would write ``manifest`` as it is (no sequence number to assign)."""
+        if self._format_version == 1:
+            return manifest.content == ManifestContent.DATA
+        return manifest.sequence_number != UNASSIGNED_SEQ and manifest.min_sequence_number != UNASSIGNED_SEQ
+
+    def _encode(self, manifests: list[ManifestFile]) -> list[tuple[ManifestFile, bytes]]:
+        """Each manifest as pyiceberg writes it, with the object reading those bytes back gives."""
+        writer, reader = self._writer.writer, _reader(self._format_version)
+        out = []
+        for manifest in manifests:
+            raw = _manifest_lists.encoding(manifest, self._format_version)
+            if raw is not None and self._unchanged_by_prepare(manifest):
+                out.append((manifest, raw))
+                continue
+            buffer = _io.BytesIO()
+            writer.write(BinaryEncoder(buffer), self.prepare_manifest(manifest))
+            raw = buffer.getvalue()
+            decoded = _pyiceberg_manifest._manifest_cache.get_or_cache(reader.read(new_decoder(raw)))
+            out.append((decoded, raw))
+        return out
+
+    def _block(self, raw: bytes, count: int, sync: bytes) -> _Block:
+        codec = self._writer.compression_codec()
+        content = codec.compress(raw)[0] if codec else raw
+        return _Block(count, raw, b"".join((_varint(count), _varint(len(content)), content, sync)))
+
+    @override
+    def add_manifests(self, manifest_files: list[ManifestFile]) -> ManifestListWriter:
+        parent = _manifest_lists.parent_of(manifest_files) if self._avro is None else None
+        head = len(manifest_files) - len(parent.manifests) if parent is not None else -1
+        if (
+            parent is not None
+            and head >= 0
+            and parent.format_version == self._format_version
+            and parent.codec == self._meta.get("avro.codec")
+            and all(a is b for a, b in zip(manifest_files[head:], parent.manifests, strict=True))
+        ):
+            pairs = self._encode(manifest_files[:head])
+            blocks = list(parent.blocks)
+            if pairs:
+                blocks.insert(0, self._block(b"".join(raw for _, raw in pairs), len(pairs), parent.sync))
+            while len(blocks) >= 2 and blocks[0].count >= blocks[1].count:
+                first, second = blocks[0], blocks[1]
+                blocks[0:2] = [self._block(first.raw + second.raw, first.count + second.count, parent.sync)]
+            avro = self._open(parent.sync)
+            for block in blocks:
+                avro.output_stream.write(block.stored)
+            self._reused, self._new_blocks = parent, blocks
+            self._decoded = [m for m, _ in pairs] + list(parent.manifests)
+        else:
+            pairs = self._encode(manifest_files)
+            avro = self._avro or self._open(None)
+            block = self._block(b"".join(raw for _, raw in pairs), len(pairs), avro.sync_bytes)
+            avro.output_stream.write(block.stored)
+            self._new_blocks, self._decoded = [block], [m for m, _ in pairs]
+        _manifest_lists.remember(pairs, self._format_version)
+        self._blocks_written += 1
+        return self
+
+    def _remember(self) -> None:
+        location = self._output_file.location
+        entry = _stored(location)
+        if entry is None:
+            return
+        known = _KnownList(
+            weakref.ref(entry),
+            tuple(self._decoded),
+            self._format_version,
+            self._meta.get("avro.codec", ""),
+            self._writer.sync_bytes,
+            tuple(self._new_blocks),
+        )
+        _manifest_lists.put(location, known)
+
+
+class _ReusingManifestListWriterV1(_ReusingManifestListWriter, ManifestListWriterV1):
+    """ManifestListWriterV1 (its metadata and checks) with the reusing blocks."""
+
+
+class _ReusingManifestListWriterV2(_ReusingManifestListWriter, ManifestListWriterV2):
+    """ManifestListWriterV2 (its metadata, sequence numbers and checks) with the reusing blocks."""
+
+
+def write_manifest_list(
+    format_version: Any,
+    output_file: OutputFile,
+    snapshot_id: int,
+    parent_snapshot_id: int | None,
+    sequence_number: int | None,
+    avro_compression: Any,
+) -> ManifestListWriter:
+    """``pyiceberg.manifest.write_manifest_list``, with the reusing writer for memcat:// outputs of format 1 and 2."""
+    if MANIFEST_LISTS.holds and isinstance(output_file, MemOutputFile):
+        if format_version == 1:
+            return _ReusingManifestListWriterV1(output_file, snapshot_id, parent_snapshot_id, avro_compression)
+        if format_version == 2 and sequence_number is not None:
+            return _ReusingManifestListWriterV2(
+                output_file, snapshot_id, parent_snapshot_id, sequence_number, avro_compression
+            )
+    return _PYICEBERG_WRITE_MANIFEST_LIST(
+        format_version, output_file, snapshot_id, parent_snapshot_id, sequence_number, avro_compression
+    )
+
+
+def check_manifest_lists() -> str | None:
+    """Check this section's assumptions; returns the first broken one, or None."""
+    import inspect
+
+    checks: list[tuple[str, Callable[[], bool]]] = [
+        (
+            "pyiceberg.table.snapshots reads manifest lists through its _manifests",
+            lambda: (
+                "_manifests(io, self.manifest_list)" in inspect.getsource(Snapshot.manifests)
+                and vars(_pyiceberg_snapshots).get("_manifests") in (_PYICEBERG_MANIFESTS, cached_manifests)
+            ),
+        ),
+        (
+            "pyiceberg.table.update.snapshot writes manifest lists through its write_manifest_list",
+            lambda: (
+                "write_manifest_list(" in inspect.getsource(_pyiceberg_snapshot_update._SnapshotProducer._commit)
+                and vars(_pyiceberg_snapshot_update).get("write_manifest_list")
+                in (_PYICEBERG_WRITE_MANIFEST_LIST, write_manifest_list)
+            ),
+        ),
+        (
+            "write_manifest_list(format_version, output_file, snapshot_id, parent_snapshot_id, sequence_number, "
+            "avro_compression)",
+            lambda: (
+                list(inspect.signature(_PYICEBERG_WRITE_MANIFEST_LIST).parameters)
+                == [
+                    "format_version",
+                    "output_file",
+                    "snapshot_id",
+                    "parent_snapshot_id",
+                    "sequence_number",
+                    "avro_compression",
+                ]
+            ),
+        ),
+        (
+            "ManifestListWriter.add_manifests writes its prepared manifests as one block through _writer.write_block",
+            lambda: (
+                "self._writer.write_block([self.prepare_manifest(manifest_file)formanifest_fileinmanifest_files])"
+                in "".join(inspect.getsource(ManifestListWriter.add_manifests).split())
+            ),
+        ),
+        (
+            "ManifestListWriter.__enter__ opens an AvroOutputFile with _meta",
+            lambda: "metadata=self._meta" in inspect.getsource(ManifestListWriter.__enter__),
+        ),
+        (
+            "AvroOutputFile writes its header at __enter__ with sync_bytes, blocks end with sync_bytes",
+            lambda: (
+                "self.sync_bytes" in inspect.getsource(AvroOutputFile._write_header)
+                and "self.encoder.write(self.sync_bytes)" in inspect.getsource(AvroOutputFile.write_block)
+            ),
+        ),
+        (
+            "_manifests caches each ManifestFile through _manifest_cache.get_or_cache",
+            lambda: "_manifest_cache.get_or_cache(" in inspect.getsource(_PYICEBERG_MANIFESTS),
+        ),
+        (
+            "read_manifest_list reads with the DEFAULT_READ_VERSION schema, ManifestFile and PartitionFieldSummary",
+            lambda: all(
+                s in inspect.getsource(_pyiceberg_manifest.read_manifest_list)
+                for s in (
+                    "MANIFEST_LIST_FILE_SCHEMAS[DEFAULT_READ_VERSION]",
+                    "-1: ManifestFile",
+                    "508: PartitionFieldSummary",
+                    "517: ManifestContent",
+                )
+            ),
+        ),
+    ]
+    for what, check in checks:
+        try:
+            if not check():
+                return f"pyiceberg changed: {what} no longer holds"
+        except Exception as e:
+            return f"pyiceberg changed: checking '{what}' raised {type(e).__name__}: {e}"
+    return None
+
+
+def install_manifest_lists() -> None:
+    """Rebind pyiceberg's manifest-list read and write to this section's (memcat:// only; the rest is pyiceberg's)."""
+    if MANIFEST_LISTS.holds:
+        vars(_pyiceberg_snapshots)["_manifests"] = cached_manifests
+        vars(_pyiceberg_snapshot_update)["write_manifest_list"] = write_manifest_list
+
+
+def uninstall_manifest_lists() -> None:
+    """Give pyiceberg its own manifest-list read and write back (tests; a process that wants pyiceberg's path)."""
+    vars(_pyiceberg_snapshots)["_manifests"] = _PYICEBERG_MANIFESTS
+    vars(_pyiceberg_snapshot_update)["write_manifest_list"] = _PYICEBERG_WRITE_MANIFEST_LIST
+
+
+MANIFEST_LISTS = Contract("manifest lists reusing their parent's encoding")
+MANIFEST_LISTS.problem = check_manifest_lists()
+if MANIFEST_LISTS.problem:  # pragma: no cover - exercised only by a changed pyiceberg
+    logger.warning(
+        "memcatalog: %s; manifest lists are read and written by pyiceberg's own code.", MANIFEST_LISTS.problem
+    )
+install_manifest_lists()
+
+# ===================================================================================== end of manifest lists

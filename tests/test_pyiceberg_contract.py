@@ -299,3 +299,83 @@ def test_the_metadata_json_check_notices_a_changed_layout(monkeypatch: pytest.Mo
     monkeypatch.setattr(Snapshot, "model_dump_json", renamed)
     problem = internals.check_metadata_json()
     assert problem is not None and "spliced" in problem
+
+
+# ---- section: manifest lists reusing their parent's encoding --------------------------------------------------
+
+
+def test_the_manifest_list_contract_holds_and_is_installed() -> None:
+    import pyiceberg.table.snapshots as snapshots
+    import pyiceberg.table.update.snapshot as snapshot_update
+
+    problem = internals.check_manifest_lists()
+    assert problem is None, f"{problem}: manifest lists are written by pyiceberg's slower path"
+    assert snapshots._manifests is internals.cached_manifests
+    assert snapshot_update.write_manifest_list is internals.write_manifest_list
+
+
+def test_the_manifest_list_check_notices_a_changed_writer(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pyiceberg.manifest import ManifestFile, ManifestListWriter
+
+    def add_manifests(self: ManifestListWriter, manifest_files: list[ManifestFile]) -> ManifestListWriter:
+        for manifest in manifest_files:  # a release that writes a block per manifest
+            self._writer.write_block([self.prepare_manifest(manifest)])
+        return self
+
+    monkeypatch.setattr(ManifestListWriter, "add_manifests", add_manifests)
+    problem = internals.check_manifest_lists()
+    assert problem is not None and "add_manifests" in problem
+
+
+def test_the_manifest_list_check_notices_a_changed_read_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pyiceberg.table.snapshots as snapshots
+
+    monkeypatch.setattr(snapshots, "_manifests", lambda io, manifest_list: ())
+    problem = internals.check_manifest_lists()
+    assert problem is not None and "_manifests" in problem
+
+
+def test_the_reused_manifest_list_equals_what_pyicebergs_writer_writes(catalog: MemCatalog, tmp_path: Any) -> None:
+    """The kept tuple of a list made of reused blocks == pyiceberg's writer given the same manifests, read back."""
+    from pyiceberg.io.pyarrow import PyArrowFileIO
+    from pyiceberg.manifest import read_manifest_list, write_manifest_list
+
+    table = catalog.create_table("db.t", _data(0).schema)
+    for i in range(11):  # 11 entries: blocks of 1, 2 and 8 in the last list
+        table.append(_data(i * 10))
+    io = PyArrowFileIO()
+    for n, snapshot in enumerate(table.snapshots()):
+        kept = list(snapshot.manifests(table.io))
+        theirs = str(tmp_path / f"theirs{n}.avro")
+        with write_manifest_list(2, io.new_output(theirs), snapshot.snapshot_id, snapshot.parent_snapshot_id,
+                                 snapshot.sequence_number, "gzip") as writer:  # fmt: skip
+            writer.add_manifests(kept)
+        assert list(read_manifest_list(io.new_input(theirs))) == kept
+        assert list(read_manifest_list(table.io.new_input(snapshot.manifest_list))) == kept
+        assert len(kept) == n + 1
+
+
+def test_without_the_manifest_list_contract_pyiceberg_reads_and_writes(
+    catalog: MemCatalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pyiceberg.manifest import ManifestListWriterV2
+
+    table = catalog.create_table("db.t", _data(0).schema)
+    table.append(_data(0))
+    monkeypatch.setattr(internals.MANIFEST_LISTS, "problem", "simulated: pyiceberg changed")
+    location = f"{table.metadata.location}/metadata/snap-probe.avro"
+    writer = internals.write_manifest_list(2, table.io.new_output(location), 1, None, 1, "gzip")
+    assert type(writer) is ManifestListWriterV2
+    calls: list[str] = []
+    original = internals._PYICEBERG_MANIFESTS
+
+    def counting(io: Any, manifest_list: str) -> Any:
+        calls.append(manifest_list)
+        return original(io, manifest_list)
+
+    monkeypatch.setattr(internals, "_PYICEBERG_MANIFESTS", counting)
+    snapshot = table.current_snapshot()
+    assert snapshot is not None
+    assert len(snapshot.manifests(table.io)) == 1 and calls == [snapshot.manifest_list]
+    table.append(_data(10))
+    assert catalog.load_table("db.t").scan().to_arrow().num_rows == 6
