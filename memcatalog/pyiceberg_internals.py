@@ -529,13 +529,14 @@ if FLAT_UPDATES.problem:  # pragma: no cover - exercised only by a changed pyice
 # =====================================================================================
 
 _SNAPSHOTS_KEY = '"snapshots":[]'
-_SNAPSHOT_JSON_MAX = 10_000  # snapshots whose JSON is kept, process-wide (~1 KiB each)
-_snapshot_json: OrderedDict[tuple[int, bool], tuple[Snapshot, str]] = OrderedDict()
+_SNAPSHOT_LOG_KEY = '"snapshot-log":[]'
+_SNAPSHOT_JSON_MAX = 20_000  # snapshots and snapshot-log entries whose JSON is kept, process-wide (~1 KiB each)
+_snapshot_json: OrderedDict[tuple[int, bool], tuple[Any, str]] = OrderedDict()
 _snapshot_json_lock = threading.Lock()
 
 
-def _snapshots_json(snapshots: list[Snapshot], exclude_none: bool) -> str:
-    """The JSON of each snapshot, comma-separated; each serialised once while it stays in the cache."""
+def _snapshots_json(snapshots: list[Any], exclude_none: bool) -> str:
+    """The JSON of each snapshot (or snapshot-log entry), comma-separated; each serialised once while kept."""
     cache = _snapshot_json
     pieces = []
     with _snapshot_json_lock:
@@ -553,14 +554,14 @@ def _snapshots_json(snapshots: list[Snapshot], exclude_none: bool) -> str:
     return ",".join(pieces)
 
 
-# The joined JSON of recent snapshot lists, by their last snapshot: a commit that adds snapshots
-# to the end of the list (an append, an overwrite) extends its parent's string instead of joining
-# every piece again. (list, exclude_none, joined); the entry holds the list, so ids stay valid.
-_JOINED_MAX = 64
-_joined: OrderedDict[int, tuple[list[Snapshot], bool, str]] = OrderedDict()
+# The joined JSON of recent snapshot (and snapshot-log) lists, by their last element: a commit that
+# adds to the end of the list (an append, an overwrite) extends its parent's string instead of
+# joining every piece again. (list, exclude_none, joined); the entry holds the list, so ids stay valid.
+_JOINED_MAX = 128
+_joined: OrderedDict[int, tuple[list[Any], bool, str]] = OrderedDict()
 
 
-def _all_snapshots_json(snapshots: list[Snapshot], exclude_none: bool) -> str:
+def _all_snapshots_json(snapshots: list[Any], exclude_none: bool) -> str:
     """:func:`_snapshots_json` of the whole list, extending a kept prefix's when the list extends one."""
     found = None
     with _snapshot_json_lock:
@@ -586,11 +587,15 @@ def table_metadata_json(metadata: TableMetadata, exclude_none: bool = True) -> s
     """``metadata.model_dump_json(exclude_none=...)``, with each snapshot serialised once per process."""
     if not METADATA_JSON.holds or not metadata.snapshots:
         return metadata.model_dump_json(exclude_none=exclude_none)
-    rest = metadata.model_copy(update={"snapshots": []}).model_dump_json(exclude_none=exclude_none)
-    if rest.count(_SNAPSHOTS_KEY) != 1:  # a property or ref that looks like the key: take the plain path
+    rest = metadata.model_copy(update={"snapshots": [], "snapshot_log": []}).model_dump_json(exclude_none=exclude_none)
+    if rest.count(_SNAPSHOTS_KEY) != 1 or rest.count(_SNAPSHOT_LOG_KEY) != 1:  # a look-alike: the plain path
         return metadata.model_dump_json(exclude_none=exclude_none)
     pieces = _all_snapshots_json(metadata.snapshots, exclude_none)
-    return rest.replace(_SNAPSHOTS_KEY, f'"snapshots":[{pieces}]', 1)
+    log = _all_snapshots_json(metadata.snapshot_log, exclude_none) if metadata.snapshot_log else ""
+    # the log first: its entries (ids and times) cannot hold the snapshots' key, a snapshot's summary could
+    return rest.replace(_SNAPSHOT_LOG_KEY, f'"snapshot-log":[{log}]', 1).replace(
+        _SNAPSHOTS_KEY, f'"snapshots":[{pieces}]', 1
+    )
 
 
 def write_table_metadata(metadata: TableMetadata, output_file: OutputFile) -> None:
@@ -633,12 +638,22 @@ def check_metadata_json() -> str | None:
             )
             for i in (1, 2)
         ]
-        metadata = base.model_copy(update={"snapshots": snapshots, "current_snapshot_id": 2})
+        from pyiceberg.table.snapshots import SnapshotLogEntry
+
+        log = [
+            SnapshotLogEntry.model_validate({"snapshot-id": s.snapshot_id, "timestamp-ms": s.timestamp_ms})
+            for s in snapshots
+        ]
+        metadata = base.model_copy(update={"snapshots": snapshots, "current_snapshot_id": 2, "snapshot_log": log})
         for exclude_none in (True, False):
             theirs = metadata.model_dump_json(exclude_none=exclude_none)
-            rest = metadata.model_copy(update={"snapshots": []}).model_dump_json(exclude_none=exclude_none)
+            rest = metadata.model_copy(update={"snapshots": [], "snapshot_log": []}).model_dump_json(
+                exclude_none=exclude_none
+            )
             pieces = ",".join(s.model_dump_json(exclude_none=exclude_none) for s in snapshots)
-            if rest.replace(_SNAPSHOTS_KEY, f'"snapshots":[{pieces}]', 1) != theirs:
+            log_pieces = ",".join(e.model_dump_json(exclude_none=exclude_none) for e in log)
+            spliced = rest.replace(_SNAPSHOT_LOG_KEY, f'"snapshot-log":[{log_pieces}]', 1)
+            if spliced.replace(_SNAPSHOTS_KEY, f'"snapshots":[{pieces}]', 1) != theirs:
                 return "pyiceberg changed: metadata JSON is no longer its snapshots' JSON spliced into the rest"
     except Exception as e:
         return f"pyiceberg changed: checking the metadata JSON layout raised {type(e).__name__}: {e}"
@@ -727,6 +742,7 @@ _PYICEBERG_WRITE_MANIFEST_LIST: Callable[..., ManifestListWriter] = _pyiceberg_m
 
 _LISTS_MAX = 256  # manifest lists kept (their tuples and blocks are shared between parent and child)
 _ENCODED_MAX = 50_000  # encoded entries kept by object (~300 bytes each)
+_TAIL_CANDIDATES = 4  # lists kept per last manifest as parents to extend
 
 
 @dataclass(frozen=True)
@@ -756,7 +772,9 @@ class _ManifestListCache:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.lists: OrderedDict[str, _KnownList] = OrderedDict()
-        self.by_tail: dict[int, _KnownList] = {}  # id(last manifest) -> newest written list ending in it
+        # id(last manifest) -> the newest written lists ending in it (every list of an append-only
+        # chain ends in the table's first manifest; a few candidates serve branches appended in turn)
+        self.by_tail: dict[int, list[_KnownList]] = {}
         self.encoded: OrderedDict[int, tuple[ManifestFile, int, bytes]] = OrderedDict()  # id -> (obj, version, raw)
 
     def clear(self) -> None:
@@ -778,17 +796,35 @@ class _ManifestListCache:
             self.lists[location] = known
             self.lists.move_to_end(location)
             if known.blocks and known.manifests:
-                self.by_tail[id(known.manifests[-1])] = known
+                candidates = self.by_tail.setdefault(id(known.manifests[-1]), [])
+                candidates.insert(0, known)
+                del candidates[_TAIL_CANDIDATES:]
             while len(self.lists) > _LISTS_MAX:
                 _, old = self.lists.popitem(last=False)
-                if old.manifests and self.by_tail.get(id(old.manifests[-1])) is old:
-                    del self.by_tail[id(old.manifests[-1])]
+                tail = id(old.manifests[-1]) if old.manifests else None
+                if tail is not None and tail in self.by_tail:
+                    kept = [c for c in self.by_tail[tail] if c is not old]
+                    if kept:
+                        self.by_tail[tail] = kept
+                    else:
+                        del self.by_tail[tail]
 
-    def parent_of(self, manifests: list[ManifestFile]) -> _KnownList | None:
+    def parent_of(self, manifests: list[ManifestFile], format_version: int, codec: str) -> _KnownList | None:
+        """The newest written list that ``manifests`` ends with (same format and codec), if any."""
         if not manifests:
             return None
         with self.lock:
-            return self.by_tail.get(id(manifests[-1]))
+            candidates = list(self.by_tail.get(id(manifests[-1]), ()))
+        for known in candidates:
+            head = len(manifests) - len(known.manifests)
+            if (
+                head >= 0
+                and known.format_version == format_version
+                and known.codec == codec
+                and all(a is b for a, b in zip(manifests[head:], known.manifests, strict=True))
+            ):
+                return known
+        return None
 
     def encoding(self, manifest: ManifestFile, format_version: int) -> bytes | None:
         with self.lock:
@@ -926,15 +962,10 @@ class _ReusingManifestListWriter(ManifestListWriter):
 
     @override
     def add_manifests(self, manifest_files: list[ManifestFile]) -> ManifestListWriter:
-        parent = _manifest_lists.parent_of(manifest_files) if self._avro is None else None
-        head = len(manifest_files) - len(parent.manifests) if parent is not None else -1
-        if (
-            parent is not None
-            and head >= 0
-            and parent.format_version == self._format_version
-            and parent.codec == self._meta.get("avro.codec")
-            and all(a is b for a, b in zip(manifest_files[head:], parent.manifests, strict=True))
-        ):
+        codec = self._meta.get("avro.codec", "")
+        parent = _manifest_lists.parent_of(manifest_files, self._format_version, codec) if self._avro is None else None
+        if parent is not None:
+            head = len(manifest_files) - len(parent.manifests)
             pairs = self._encode(manifest_files[:head])
             blocks = list(parent.blocks)
             if pairs:
@@ -1128,24 +1159,41 @@ _PYICEBERG_SNAPSHOT_BY_ID: Callable[[TableMetadataCommonFields, int], Snapshot |
 )
 _INDEXED_FROM = 32  # below this a scan is as fast as the index
 _INDEXES_MAX = 64
+# by id of the list's last snapshot: (the list, its length, its index); the entry holds the list, so
+# the ids stay their objects'. A list that extends a kept one by a few snapshots (the next commit's)
+# copies that index and adds them: a dict copy instead of a Python loop over the whole list.
 _indexes: OrderedDict[int, tuple[list[Snapshot], int, dict[int, Snapshot]]] = OrderedDict()
 _indexes_lock = threading.Lock()
 
 
 def _index_of(snapshots: list[Snapshot]) -> dict[int, Snapshot]:
-    key = id(snapshots)
+    n = len(snapshots)
+    parent = None
     with _indexes_lock:
-        found = _indexes.get(key)
-        if found is not None and found[0] is snapshots and found[1] == len(snapshots):
-            _indexes.move_to_end(key)
-            return found[2]
-    index = {s.snapshot_id: s for s in reversed(snapshots)}  # the first of duplicates wins, as in a scan
+        for back in (0, 1, 2, 3):  # the same snapshots in another list object, or a few more
+            entry = _indexes.get(id(snapshots[-back - 1])) if n > back else None
+            if entry is not None and entry[1] == n - back:
+                parent = entry
+                break
+    if parent is not None and _same_objects(snapshots[: parent[1]], parent[0]):
+        if parent[1] == n:
+            return parent[2]
+        index = parent[2].copy()
+        for snapshot in snapshots[parent[1] :]:
+            index.setdefault(snapshot.snapshot_id, snapshot)  # the first of duplicates wins, as in a scan
+    else:
+        index = {s.snapshot_id: s for s in reversed(snapshots)}  # the first of duplicates wins, as in a scan
     with _indexes_lock:
-        _indexes[key] = (snapshots, len(snapshots), index)  # the entry holds the list: its id stays its own
-        _indexes.move_to_end(key)
+        _indexes[id(snapshots[-1])] = (snapshots, n, index)
+        _indexes.move_to_end(id(snapshots[-1]))
         while len(_indexes) > _INDEXES_MAX:
             _indexes.popitem(last=False)
     return index
+
+
+def _same_objects(a: list[Snapshot], b: list[Snapshot]) -> bool:
+    """Whether two lists hold the very same objects (by identity; a C-speed compare of their ids)."""
+    return len(a) == len(b) and list(map(id, a)) == list(map(id, b))
 
 
 def snapshot_by_id(self: TableMetadataCommonFields, snapshot_id: int) -> Snapshot | None:
