@@ -5,9 +5,10 @@
 #
 #   MEMCATALOG_CONFORMANCE_MODE      name of the expected-failures list (default: memcat)
 #   MEMCATALOG_CONFORMANCE_CATALOGS  catalog fixtures to run (default: memcat,memcat_file)
-#   MEMCATALOG_CONFORMANCE_FACTORY   package.module:function or file.py:function for the "custom" catalog
-#                                    (e.g. RestCatalog in front of memcatalog's REST server)
+#   MEMCATALOG_CONFORMANCE_FACTORY   package.module:function or file.py:function for the "custom" catalog,
+#                                    or param=spec,param=spec for several (.ci/pyiceberg-suite-rest.sh)
 #   MEMCATALOG_CONFORMANCE_TESTS     test files, relative to the sdist (default: both files below)
+#   MEMCATALOG_CONFORMANCE_MARK      pytest -m expression (e.g. integration), MEMCATALOG_CONFORMANCE_SELECT a -k one
 #
 # Run from the repository root inside the activated virtualenv.
 set -euo pipefail
@@ -31,17 +32,20 @@ TREE="$CACHE/pyiceberg-$VERSION"
 rm -rf "$TREE"
 tar -xzf "$SDIST" -C "$CACHE" "pyiceberg-$VERSION/tests" "pyiceberg-$VERSION/pyproject.toml"
 cp tests/conformance/pyiceberg_overlay.py "$TREE/tests/catalog/conftest.py"
+cp tests/conformance/pyiceberg_integration_overlay.py "$TREE/tests/integration/conftest.py"
 
 # A factory given as a file relative to the repository root still loads from inside the sdist.
-FACTORY="${MEMCATALOG_CONFORMANCE_FACTORY:-}"
-if [[ "$FACTORY" == *.py:* && "$FACTORY" != /* ]]; then
-    export MEMCATALOG_CONFORMANCE_FACTORY="$PWD/$FACTORY"
-fi
+export MEMCATALOG_CONFORMANCE_ROOT="$PWD"
+
+SELECTION=()
+if [ -n "${MEMCATALOG_CONFORMANCE_MARK:-}" ]; then SELECTION+=(-m "$MEMCATALOG_CONFORMANCE_MARK"); fi
+if [ -n "${MEMCATALOG_CONFORMANCE_SELECT:-}" ]; then SELECTION+=(-k "$MEMCATALOG_CONFORMANCE_SELECT"); fi
 
 RESULTS="$PWD/$CACHE/results-$MODE.xml"
 status=0
-(cd "$TREE" && PYTHONPATH="$OLDPWD${PYTHONPATH:+:$PYTHONPATH}" pytest -q -p no:cacheprovider \
-    --junitxml="$RESULTS" -o junit_family=xunit1 $TESTS) || status=$?
+# shellcheck disable=SC2086  # $TESTS is a list of files
+(cd "$TREE" && PYTHONPATH="$OLDPWD${PYTHONPATH:+:$PYTHONPATH}" python -m pytest -q -p no:cacheprovider \
+    --tb=line --junitxml="$RESULTS" -o junit_family=xunit1 ${SELECTION[@]+"${SELECTION[@]}"} $TESTS) || status=$?
 if [ "$status" -gt 1 ]; then
     echo "pytest could not run pyiceberg's suite (exit $status)" >&2
     exit "$status"

@@ -19,10 +19,11 @@ from memcatalog.filesystem import MemCatalogFileSystem
 from memcatalog.pool import Pool, PoolStats, PressureAlert, drop_pool, get_pool, list_pools
 
 if TYPE_CHECKING:  # the lazily loaded names below, for type checkers
+    from memcatalog.archive import restore, save
     from memcatalog.catalog import MemCatalog, TableUsage
     from memcatalog.errors import EmptyNamespaceError
     from memcatalog.maintenance import ReclaimResult
-    from memcatalog.transfer import export_table, import_table, restore, save
+    from memcatalog.tablecopy import export_table, import_table
     from memcatalog.writer import TableWriter
 
 __version__ = "0.1.0"
@@ -65,10 +66,10 @@ _LAZY = {
     "TableUsage": "memcatalog.catalog",
     "ReclaimResult": "memcatalog.maintenance",
     "TableWriter": "memcatalog.writer",
-    "save": "memcatalog.transfer",
-    "restore": "memcatalog.transfer",
-    "import_table": "memcatalog.transfer",
-    "export_table": "memcatalog.transfer",
+    "save": "memcatalog.archive",
+    "restore": "memcatalog.archive",
+    "import_table": "memcatalog.tablecopy",
+    "export_table": "memcatalog.tablecopy",
 }
 
 

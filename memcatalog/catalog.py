@@ -38,7 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from typing_extensions import override
 
-from memcatalog import config, maintenance, paths, registry, views
+from memcatalog import buckets, config, maintenance, paths, registry, views
 from memcatalog.errors import DataNotInMemoryError, EmptyNamespaceError, InvalidMetadataError
 from memcatalog.fileio import delete_quietly, is_memcat, locate
 from memcatalog.names import check_identifier
@@ -534,7 +534,8 @@ class MemCatalog(FlatCommits, SqlCatalog):
         """
         if not is_memcat(self.warehouse):
             return []
-        referenced = referenced | views.metadata_files(self)  # a view's current metadata file is live too
+        # A view's current metadata file is live too; s3:// paths of served buckets name pool files.
+        referenced = {buckets.canonical(p) for p in referenced | views.metadata_files(self)}
         pool, key = locate(self.warehouse, create=True)
         others = [w for w in _warehouses_of(pool.name) if w != key and (not key or w.startswith(key + "/"))]
         found = []

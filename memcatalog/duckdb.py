@@ -8,6 +8,7 @@ extension loaded without network access, and every catalog table as a view
 from __future__ import annotations
 
 import importlib
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,17 +36,52 @@ def _duckdb() -> Any:
         raise ExtensionNotAvailableError("DuckDB is not installed: pip install 'memcatalog[duckdb]'") from e
 
 
+# What an extension loads when it starts: loaded first, or DuckDB tries to download it (iceberg needs avro).
+DEPENDENCIES: dict[str, tuple[str, ...]] = {"iceberg": ("avro",)}
+_EXTENSION_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
 def load_extension(con: duckdb_module.DuckDBPyConnection, name: str) -> None:
-    """Load a DuckDB extension offline: ``LOAD name`` first, else the binary shipped by ``duckdb-extension-<name>``.
+    """Load a DuckDB extension, and the extensions it depends on first, without network access.
+
+    An extension already loaded is left alone; one installed in DuckDB's own extension
+    directory is loaded from there; otherwise the binary shipped by the pip package
+    ``duckdb-extension-<name>`` (version-matched to duckdb) is loaded. A plain
+    ``LOAD iceberg`` is never tried on an extension that is not installed, because
+    DuckDB would try to download it. ``load_extension(con, "iceberg")`` loads ``avro``
+    first (:data:`DEPENDENCIES`).
+
+    Example:
+        >>> import duckdb, memcatalog.duckdb
+        >>> con = duckdb.connect(config={"allow_unsigned_extensions": "true"})
+        >>> memcatalog.duckdb.load_extension(con, "iceberg")
+        >>> sorted(n for (n,) in con.sql("SELECT extension_name FROM duckdb_extensions() WHERE loaded").fetchall()
+        ...        if n in ("avro", "iceberg"))
+        ['avro', 'iceberg']
 
     Raises:
-        ExtensionNotAvailableError: neither works; the message names the package and version to install.
+        ValueError: ``name`` is not an extension name (lowercase letters, digits, ``_``).
+        ExtensionNotAvailableError: the extension is neither installed in DuckDB nor shipped by an
+            installed pip package; the message names the package and version to install.
     """
-    try:
-        con.execute(f"LOAD {name}")
+    if not _EXTENSION_NAME.fullmatch(name):
+        raise ValueError(f"{name!r} is not a DuckDB extension name (lowercase letters, digits and _)")
+    for dependency in DEPENDENCIES.get(name, ()):
+        load_extension(con, dependency)
+    row = con.execute("SELECT loaded, installed FROM duckdb_extensions() WHERE extension_name = ?", [name]).fetchone()
+    if row is not None and row[0]:
         return
-    except Exception:  # not installed in DuckDB's own extension directory: try the pip package
-        pass
+    if row is not None and row[1]:
+        try:
+            con.execute(f"LOAD {name}")
+            return
+        except Exception:  # installed for another build of DuckDB: the pip package may still have one
+            pass
+    con.execute(f"LOAD {_sql_string(str(_packaged_binary(name)))}")
+
+
+def _packaged_binary(name: str) -> Path:
+    """The extension binary that ``duckdb-extension-<name>`` ships for the installed duckdb."""
     version = _duckdb().__version__
     try:
         package = importlib.import_module(f"duckdb_extension_{name}")
@@ -61,7 +97,7 @@ def load_extension(con: duckdb_module.DuckDBPyConnection, name: str) -> None:
         raise ExtensionNotAvailableError(
             f"duckdb-extension-{name} ships no binary for duckdb {version}: {_INSTALL_HINT.format(v=version, ext=name)}"
         )
-    con.execute(f"LOAD '{candidates[0]}'")
+    return candidates[0]
 
 
 def _quote(name: str) -> str:
@@ -87,6 +123,31 @@ def _database_names(catalogs: list[MemCatalog]) -> dict[str, str]:
     return names
 
 
+def _s3_secrets(con: duckdb_module.DuckDBPyConnection, catalogs: list[MemCatalog]) -> None:
+    """Reach the catalogs' pools served over S3 (``s3://<pool>/`` tables) through this process's endpoint."""
+    from memcatalog import buckets
+
+    for catalog in catalogs:
+        props = buckets.endpoint_for(catalog.pool.name)
+        if props is None:
+            continue
+        load_extension(con, "httpfs")
+        host = props["s3.endpoint"].removeprefix("http://")
+        options = ", ".join(
+            [
+                "TYPE s3",
+                f"KEY_ID {_sql_string(props['s3.access-key-id'])}",
+                f"SECRET {_sql_string(props['s3.secret-access-key'])}",
+                f"REGION {_sql_string(props['s3.region'])}",
+                f"ENDPOINT {_sql_string(host)}",
+                "URL_STYLE 'path'",
+                "USE_SSL false",
+                f"SCOPE {_sql_string(f's3://{catalog.pool.name}')}",
+            ]
+        )
+        con.execute(f"CREATE OR REPLACE SECRET {_quote('memcatalog_s3_' + catalog.pool.name)} ({options})")
+
+
 class CatalogConnection:
     """A DuckDB connection that shows one or more catalogs' tables as views.
 
@@ -105,6 +166,7 @@ class CatalogConnection:
             con.register_filesystem(MemCatalogFileSystem())
         load_extension(con, "avro")
         load_extension(con, "iceberg")
+        _s3_secrets(con, catalogs)
         self.databases = _database_names(catalogs)
         for catalog in catalogs:
             con.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {_quote(self.databases[catalog.name])}")

@@ -1,4 +1,8 @@
-"""A pyiceberg FileIO that sends ``memcat://`` to the pools and every other scheme to pyiceberg's own FileIO."""
+"""A pyiceberg FileIO that sends ``memcat://`` to the pools and every other scheme to pyiceberg's own FileIO.
+
+``s3://`` URLs of buckets that this process's S3 endpoint serves (``memcatalog.buckets``) are
+pool files too: they are read and written here straight from the pool, with no HTTP.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +14,15 @@ import pyarrow as pa
 from pyiceberg.io import FileIO, InputFile, InputStream, OutputFile, OutputStream, load_file_io
 from pyiceberg.typedef import EMPTY_DICT, Properties
 
-from memcatalog import paths
+from memcatalog import buckets, paths
 from memcatalog.config import PY_IO_IMPL, SCHEME_PREFIX
 from memcatalog.filesystem import WriteFile
 from memcatalog.pool import Pool, find_pool, get_pool
 
 
 def is_memcat(location: str) -> bool:
-    return location.startswith(SCHEME_PREFIX)
+    """Whether ``location`` is a pool file: ``memcat://``, or ``s3://`` of a bucket this process serves."""
+    return location.startswith(SCHEME_PREFIX) or buckets.to_memcat(location) is not None
 
 
 def delete_quietly(io: FileIO, location: str) -> None:
@@ -27,12 +32,12 @@ def delete_quietly(io: FileIO, location: str) -> None:
 
 
 def locate(location: str, *, create: bool = False) -> tuple[Pool, str]:
-    """The pool and key behind a ``memcat://`` location.
+    """The pool and key behind a ``memcat://`` location (or ``s3://`` of a served bucket).
 
     Raises:
         FileNotFoundError: the pool does not exist in this process (and ``create`` is false).
     """
-    pool_name, key = paths.split_pool(paths.normalize(location))
+    pool_name, key = paths.split_pool(paths.normalize(buckets.canonical(location)))
     pool = get_pool(pool_name) if create else find_pool(pool_name)
     if pool is None:
         raise FileNotFoundError(

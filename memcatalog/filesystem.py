@@ -118,6 +118,14 @@ class MemCatalogFileSystem(AbstractFileSystem):  # type: ignore[misc]
         return self.created(path)
 
     # ---- writing ---------------------------------------------------------------
+    def open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
+        """fsspec's ``open``; a text write (``w``, ``x``, ``a``) is discarded on failure like a binary one."""
+        if "b" in mode or "r" in mode or kwargs.get("compression") is not None:
+            return super().open(path, mode, **kwargs)
+        text = {k: kwargs.pop(k) for k in ("encoding", "errors", "newline") if k in kwargs}
+        raw = super().open(path, mode.replace("t", "") + "b", **kwargs)
+        return TextWriteFile(raw, **text)
+
     def _open(
         self,
         path: str,
@@ -324,6 +332,25 @@ class WriteFile(io.RawIOBase):
         writer = getattr(self, "_writer", None)
         if writer is not None:
             writer.abort()
+
+
+class TextWriteFile(io.TextIOWrapper):
+    """Text over a :class:`WriteFile`, with its rules: a failed with-block or garbage collection discards, close publishes."""
+
+    def __init__(self, raw: WriteFile, **text: Any) -> None:
+        super().__init__(raw, **text)  # a raw file, as fsspec's own text mode wraps it
+        self._raw = raw
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is not None:
+            self._raw.discard()  # the wrapper then sees a closed file and flushes nothing
+        super().__exit__(exc_type, exc, tb)
+
+    def __del__(self) -> None:
+        # Never publish from garbage collection (io's finalizer would close, and so publish).
+        raw = getattr(self, "_raw", None)
+        if raw is not None and not raw.closed:
+            raw.discard()
 
 
 def _is_within(key: str, directory: str) -> bool:

@@ -497,6 +497,23 @@ class PoolWriter:
             chunks, self._chunks = self._chunks, []
         return self.pool._publish(self.key, _concat(chunks, self._size), self._size, self.exclusive)
 
+    def take(self, other: PoolWriter) -> int:
+        """Append the bytes of ``other``, an unfinished writer of the same pool, moving its reservation.
+
+        Nothing new is reserved, so joining parts written separately (S3 multipart uploads) cannot
+        fail on the quota; ``other`` ends finished. Returns the bytes taken.
+        """
+        if other.pool is not self.pool or other is self:
+            raise ValueError("take() joins two different writers of one pool")
+        with self._lock, other._lock:
+            if self._done or other._done:
+                raise ValueError(f"take() into {self.pool._url(self.key)}: a writer was already committed or aborted")
+            chunks, size = other._chunks, other._size
+            other._chunks, other._size, other._done = [], 0, True
+            self._chunks.extend(chunks)
+            self._size += size
+        return size
+
     def abort(self) -> None:
         alerts: list[PressureAlert] = []
         with self._lock:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyiceberg.catalog import Catalog, MetastoreCatalog
 from pyiceberg.io import FileIO, OutputFile
+from pyiceberg.manifest import ManifestContent, ManifestWriter, ManifestWriterV2
 from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC, PartitionSpec
 from pyiceberg.schema import Schema
 from pyiceberg.serializers import ToOutputFile
@@ -726,7 +727,6 @@ from pyiceberg.manifest import (  # noqa: E402
     DEFAULT_READ_VERSION,
     MANIFEST_LIST_FILE_SCHEMAS,
     UNASSIGNED_SEQ,
-    ManifestContent,
     ManifestFile,
     ManifestListWriter,
     ManifestListWriterV1,
@@ -1230,3 +1230,33 @@ if SNAPSHOT_INDEX.problem:  # pragma: no cover - exercised only by a changed pyi
 install_snapshot_index()
 
 # ===================================================================================== end of snapshot lookup
+
+
+# =====================================================================================
+# Section: delete manifests for table copies (issue 13, memcatalog.tablecopy)
+#
+# pyiceberg 0.12 reads delete manifests but writes only data manifests: ``write_manifest``
+# returns a ``ManifestWriterV2`` whose ``content()`` is DATA and whose Avro header says
+# ``"content": "data"``. Copying a merge-on-read table (DuckDB writes positional deletes)
+# rewrites its delete manifests with new paths, so it needs the same writer with content
+# DELETES. Private name used: ``ManifestWriter._meta`` (the Avro header properties),
+# overridden to say ``"content": "deletes"`` as the spec requires.
+# =====================================================================================
+
+
+class _DeleteManifestWriterV2(ManifestWriterV2):
+    def content(self) -> ManifestContent:
+        return ManifestContent.DELETES
+
+    @property
+    def _meta(self) -> dict[str, str]:
+        return {**super()._meta, "content": "deletes"}
+
+
+def delete_manifest_writer(
+    format_version: int, spec: PartitionSpec, schema: Schema, output: OutputFile, snapshot_id: int
+) -> ManifestWriter:
+    """A writer of one delete manifest (format v2; v1 tables have no delete files)."""
+    if format_version != 2:
+        raise ValueError(f"delete manifests exist in format version 2 only, not {format_version}")
+    return _DeleteManifestWriterV2(spec, schema, output, snapshot_id, "deflate")

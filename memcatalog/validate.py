@@ -79,6 +79,8 @@ def validate(data: Batch, schema: Schema, *, ignore_unknown_fields: bool = False
     for i, row in enumerate(rows):
         root.check_row(row, i, ignore_unknown_fields)
     records = [_as_dict(r, schema) for r in rows]
+    if root.has_decimal:  # written at the field's scale: Arrow refuses e.g. Decimal("0E+50") though it is 0
+        records = [root.normalize(r) for r in records]
     try:
         return pa.Table.from_pylist(records, schema=target)
     except (pa.ArrowException, ValueError, TypeError, OverflowError) as e:  # a case the checks missed
@@ -126,6 +128,11 @@ class _Node:
 
     def __init__(self, t: IcebergType) -> None:
         self.type = t
+        self.has_decimal = isinstance(t, DecimalType)
+
+    def normalize(self, value: Any) -> Any:
+        """A checked non-null value as Arrow converts it exactly (only called where ``has_decimal``)."""
+        return value
 
     def check_value(self, value: Any, path: str, row: int, ignore_unknown: bool) -> None:
         """Raise at the first problem of a non-null Python value."""
@@ -157,6 +164,9 @@ class _Child:
         self.field = field
         self.node = _node(field.field_type)
 
+    def normalize(self, value: Any) -> Any:
+        return value if value is None or not self.node.has_decimal else self.node.normalize(value)
+
     def check_value(self, value: Any, path: str, row: int, ignore_unknown: bool) -> None:
         if value is None:
             if self.field.required:
@@ -182,6 +192,10 @@ class _StructNode(_Node):
         super().__init__(t)
         self.children = [_Child(f) for f in t.fields]
         self.names = {f.name for f in t.fields}
+        self.has_decimal = any(c.node.has_decimal for c in self.children)
+
+    def normalize(self, value: Any) -> Any:
+        return {c.field.name: c.normalize(value.get(c.field.name)) for c in self.children}
 
     def child(self, name: str) -> _Child | None:
         return next((c for c in self.children if c.field.name == name), None)
@@ -236,6 +250,10 @@ class _ListNode(_Node):
     def __init__(self, t: ListType) -> None:
         super().__init__(t)
         self.element = _Child(t.element_field)
+        self.has_decimal = self.element.node.has_decimal
+
+    def normalize(self, value: Any) -> Any:
+        return [self.element.normalize(v) for v in value]
 
     def check_value(self, value: Any, path: str, row: int, ignore_unknown: bool) -> None:
         if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
@@ -261,6 +279,10 @@ class _MapNode(_Node):
         super().__init__(t)
         self.key = _Child(t.key_field)
         self.value = _Child(t.value_field)
+        self.has_decimal = self.key.node.has_decimal or self.value.node.has_decimal
+
+    def normalize(self, value: Any) -> Any:
+        return [(self.key.normalize(k), self.value.normalize(v)) for k, v in value.items()]
 
     def check_value(self, value: Any, path: str, row: int, ignore_unknown: bool) -> None:
         if not isinstance(value, Mapping):
@@ -302,6 +324,13 @@ def _parent(offsets: pa.Array, position: int) -> tuple[int, int]:
 
 
 class _PrimitiveNode(_Node):
+    def normalize(self, value: Any) -> Any:
+        assert isinstance(self.type, DecimalType)
+        if isinstance(value, int):
+            return value
+        exact = decimal.Context(prec=self.type.precision + 1, traps=[decimal.Inexact])
+        return value.quantize(decimal.Decimal(1).scaleb(-self.type.scale), context=exact)
+
     def check_value(self, value: Any, path: str, row: int, ignore_unknown: bool) -> None:
         problem = _primitive_problem(value, self.type)
         if problem:
@@ -313,6 +342,8 @@ class _PrimitiveNode(_Node):
 
 def _primitive_problem(value: Any, t: IcebergType) -> str | None:
     kind = type(value).__name__
+    if kind in ("NaTType", "NAType"):
+        return f"pandas' missing-value marker {kind[:-4]}, not a value: give None for a null"
     if isinstance(t, BooleanType):
         return None if isinstance(value, bool) else f"a {kind}, not a bool"
     if isinstance(t, (IntegerType, LongType)):
@@ -376,6 +407,9 @@ def _temporal_problem(value: Any, t: IcebergType) -> str | None:
         return None if isinstance(value, dt.date) and not isinstance(value, dt.datetime) else f"a {kind}, not a date"
     if isinstance(t, TimeType):
         return None if isinstance(value, dt.time) else f"a {kind}, not a time"
+    nanoseconds: int = getattr(value, "nanosecond", 0)  # a pandas Timestamp's, which Arrow would drop
+    if isinstance(t, (TimestampType, TimestamptzType)) and nanoseconds:
+        return f"{nanoseconds} nanoseconds: {t} holds microseconds; round the value first"
     if isinstance(t, TimestamptzType):
         if not isinstance(value, dt.datetime):
             return f"a {kind}, not a datetime"
@@ -428,8 +462,11 @@ def _from_pandas(df: Any, schema: Schema, root: _StructNode, ignore_unknown: boo
         arrow_type = target.field(name).type if objects else None
         array = _strict_objects(series, field, arrow_type) if objects else None
         if objects and array is None:
-            for i, value in enumerate(series.tolist()):
-                child.check_value(None if _is_missing(value) else value, name, i, ignore_unknown)
+            values = [None if _is_missing(v) else v for v in series.tolist()]
+            for i, value in enumerate(values):
+                child.check_value(value, name, i, ignore_unknown)
+            if child.node.has_decimal:  # at the field's scale, as for rows
+                array = pa.array([child.normalize(v) for v in values], type=arrow_type)
         try:
             array = array if array is not None else pa.Array.from_pandas(series, type=arrow_type)
         except (pa.ArrowException, ValueError, TypeError, OverflowError) as e:

@@ -39,7 +39,14 @@ if TYPE_CHECKING:
 LAST_ADDED = -1  # schema-id / view-version-id meaning "the one added earlier in this commit"
 
 
+def _lookup(identifier: str | Identifier) -> tuple[str, str]:
+    """Registry namespace and name of a view to look up: a name no view can have is simply not there (as for tables)."""
+    namespace = Catalog.namespace_from(identifier)
+    return Catalog.namespace_to_string(namespace), Catalog.table_name_from(identifier)
+
+
 def _split(identifier: str | Identifier) -> tuple[str, str]:
+    """Registry namespace and name of a view to create, each checked as the catalog checks new names."""
     namespace = Catalog.namespace_from(identifier)
     name = Catalog.table_name_from(identifier)
     check_identifier(namespace, "namespace")
@@ -82,7 +89,7 @@ def _version_of(location: str) -> int:
 
 def view_location(catalog: MemCatalog, identifier: str | Identifier) -> str:
     """The current metadata file of a view."""
-    namespace, name = _split(identifier)
+    namespace, name = _lookup(identifier)
     location = registry.metadata_location(catalog.engine, catalog.name, namespace, name, registry.view_filter())
     if not location:
         raise NoSuchViewError(f"View does not exist: {namespace}.{name}")
@@ -95,7 +102,7 @@ def load_view(catalog: MemCatalog, identifier: str | Identifier) -> View:
 
 
 def view_exists(catalog: MemCatalog, identifier: str | Identifier) -> bool:
-    namespace, name = _split(identifier)
+    namespace, name = _lookup(identifier)
     return bool(registry.metadata_location(catalog.engine, catalog.name, namespace, name, registry.view_filter()))
 
 
@@ -168,7 +175,7 @@ def register_view(catalog: MemCatalog, identifier: str | Identifier, metadata_lo
 
 
 def drop_view(catalog: MemCatalog, identifier: str | Identifier) -> None:
-    namespace, name = _split(identifier)
+    namespace, name = _lookup(identifier)
     if not registry.delete_view(catalog.engine, catalog.name, namespace, name):
         raise NoSuchViewError(f"View does not exist: {namespace}.{name}")
 
@@ -176,7 +183,7 @@ def drop_view(catalog: MemCatalog, identifier: str | Identifier) -> None:
 def rename_view(catalog: MemCatalog, from_identifier: str | Identifier, to_identifier: str | Identifier) -> View:
     from sqlalchemy.exc import IntegrityError
 
-    source, destination = _split(from_identifier), _split(to_identifier)
+    source, destination = _lookup(from_identifier), _split(to_identifier)
     if not catalog.namespace_exists(Catalog.namespace_from(to_identifier)):
         raise NoSuchNamespaceError(f"Namespace does not exist: {destination[0]}")
     try:
@@ -332,7 +339,7 @@ def replace_view(
     Raises:
         CommitFailedException: a requirement failed or another writer replaced the view first.
     """
-    namespace, name = _split(identifier)
+    namespace, name = _lookup(identifier)
     location = view_location(catalog, identifier)
     current = _read(catalog, location)
     for requirement in requirements:

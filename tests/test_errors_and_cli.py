@@ -33,7 +33,13 @@ def test_every_error_class_lives_in_errors_is_exported_and_documented() -> None:
     for c in classes:
         assert getattr(memcatalog, c.__name__) is c and c.__name__ in memcatalog.__all__
         assert f"`{c.__name__}`" in text, f"{c.__name__} is not listed in docs/errors.md"
-    for module in ("memcatalog.catalog", "memcatalog.transfer", "memcatalog.tracking", "memcatalog.fileio"):
+    for module in (
+        "memcatalog.catalog",
+        "memcatalog.archive",
+        "memcatalog.tablecopy",
+        "memcatalog.tracking",
+        "memcatalog.fileio",
+    ):
         mod = __import__(module, fromlist=["_"])
         stray = [
             n
@@ -44,8 +50,13 @@ def test_every_error_class_lives_in_errors_is_exported_and_documented() -> None:
 
 
 def test_old_import_paths_keep_working() -> None:
+    import warnings
+
     from memcatalog.tracking import WriteAbortedError
-    from memcatalog.transfer import SaveFormatError
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # tests/test_transfer.py checks the warning
+        from memcatalog.transfer import SaveFormatError
 
     assert SaveFormatError is memcatalog.SaveFormatError and WriteAbortedError is memcatalog.WriteAbortedError
 
@@ -96,7 +107,7 @@ def test_import_of_a_table_directory_takes_its_newest_metadata_file(
         out = CliRunner().invoke(main, ["import", source, "db.orders", "--save", str(archive)])
         assert out.exit_code == 0, out.output
         assert "imported db.orders (2 snapshots)" in out.output
-    restored = memcatalog.transfer.restore(archive)
+    restored = memcatalog.restore(archive)
     try:
         assert restored.load_table("db.orders").scan().to_arrow().num_rows == 3
     finally:

@@ -423,3 +423,78 @@ def test_mv_inside_a_transaction_moves_at_once_and_loses_nothing(
         raise RuntimeError("abort")
     assert fs.cat_file(f"{root}/e/a") == b"1" and fs.cat_file(f"{root}/e/b/c") == b"22"
     assert not fs.exists(f"{root}/d/a")
+
+
+# --- text mode: the same rules as binary writes ------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["w", "wt", "x", "a"])
+def test_a_failed_text_write_leaves_no_file(pool_name: str, mode: str) -> None:
+    fs = MemCatalogFileSystem()
+    pool = memcatalog.get_pool(pool_name)
+    path = f"{pool_name}/half.txt"
+    with pytest.raises(RuntimeError), fs.open(path, mode) as f:
+        f.write("partial")
+        raise RuntimeError("boom")
+    assert not fs.exists(path)
+    with pytest.raises(RuntimeError), fsspec.open(fs.unstrip_protocol(path), mode) as g:
+        g.write("partial")
+        raise RuntimeError("boom")
+    assert not fs.exists(path)
+    assert pool.stats().reserved == 0 and pool.stats().used == 0
+
+
+def test_text_write_publishes_on_close_and_keeps_the_old_file_on_failure(
+    oracle_fs: tuple[fsspec.AbstractFileSystem, str],
+) -> None:
+    fs, root = oracle_fs
+    with fs.open(f"{root}/t.txt", "w", encoding="utf-8", newline="") as f:
+        f.write("héllo\r\n")
+    assert fs.cat_file(f"{root}/t.txt") == "héllo\r\n".encode()
+    with fs.open(f"{root}/t.txt", "a", encoding="utf-8") as f:
+        f.write("more")
+    assert fs.cat_file(f"{root}/t.txt") == "héllo\r\nmore".encode()
+    f = fs.open(f"{root}/explicit.txt", "w")
+    try:
+        raise KeyError("handled")
+    except KeyError:
+        f.write("written while handling")
+        f.close()
+    assert fs.cat_file(f"{root}/explicit.txt") == b"written while handling"
+    with fs.open(f"{root}/t.txt", "r", encoding="utf-8") as r:
+        assert r.read() == "héllo\nmore"
+
+
+def test_a_failed_text_overwrite_keeps_the_old_file(pool_name: str) -> None:
+    fs = MemCatalogFileSystem()
+    fs.pipe_file(f"{pool_name}/keep.txt", b"old")
+    with pytest.raises(RuntimeError), fs.open(f"{pool_name}/keep.txt", "w") as f:
+        f.write("new")
+        raise RuntimeError("boom")
+    assert fs.cat_file(f"{pool_name}/keep.txt") == b"old"
+
+
+def test_an_abandoned_text_writer_publishes_nothing(pool_name: str) -> None:
+    import gc
+
+    fs = MemCatalogFileSystem()
+    f = fs.open(f"{pool_name}/abandoned.txt", "w")
+    f.write("never closed")
+    del f
+    gc.collect()
+    assert not fs.exists(f"{pool_name}/abandoned.txt")
+    assert memcatalog.get_pool(pool_name).stats().reserved == 0
+
+
+def test_text_writes_join_a_transaction(pool_name: str) -> None:
+    fs = MemCatalogFileSystem()
+    with pytest.raises(RuntimeError), fs.transaction:
+        with fs.open(f"{pool_name}/a.txt", "w") as f:
+            f.write("a")
+        raise RuntimeError("abort")
+    assert not fs.exists(f"{pool_name}/a.txt")
+    with fs.transaction:
+        with fs.open(f"{pool_name}/a.txt", "w") as f:
+            f.write("a")
+        assert not fs.exists(f"{pool_name}/a.txt")
+    assert fs.cat_file(f"{pool_name}/a.txt") == b"a"

@@ -66,3 +66,121 @@ def test_pool_is_freed_after_the_test(pytester: pytest.Pytester) -> None:
         """
     )
     pytester.runpytest_subprocess().assert_outcomes(passed=2)
+
+
+def test_each_test_gets_a_duckdb_database_of_its_own(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pyarrow as pa
+
+        def test_leaves_everything_behind(memcatalog, memcatalog_duckdb):
+            memcatalog.create_namespace("db")
+            memcatalog.create_table("db.t", pa.schema([("n", pa.int64())])).append(pa.table({"n": [1]}))
+            assert memcatalog_duckdb.sql("SELECT count(*) FROM db.t").fetchone() == (1,)
+            memcatalog_duckdb.execute(
+                "CREATE SCHEMA s; CREATE VIEW s.v AS SELECT 1; CREATE TABLE main.kept(a INT);"
+                "CREATE MACRO twice(x) AS 2 * x; CREATE SEQUENCE seq; CREATE TYPE mood AS ENUM ('a');"
+                "ATTACH ':memory:' AS other; CREATE TABLE other.x(a INT); SET GLOBAL threads = 1;"
+                "CREATE SECRET leaked (TYPE iceberg, TOKEN 'x'); SET VARIABLE leaked_variable = 1;"
+                "CREATE MACRO main.tabled() AS TABLE SELECT 1"
+            )
+
+        def test_sees_none_of_it(memcatalog, memcatalog_duckdb):
+            con = memcatalog_duckdb
+            assert con.sql("SELECT count(*) FROM duckdb_views() WHERE NOT internal").fetchone() == (0,)
+            assert con.sql("SELECT count(*) FROM duckdb_tables()").fetchone() == (0,)
+            assert con.sql("SELECT count(*) FROM duckdb_functions() WHERE NOT internal AND function_type LIKE '%macro'").fetchone() == (0,)
+            assert con.sql("SELECT count(*) FROM duckdb_sequences()").fetchone() == (0,)
+            assert con.sql("SELECT count(*) FROM duckdb_types() WHERE type_name = 'mood'").fetchone() == (0,)
+            assert con.sql("SELECT count(*) FROM duckdb_secrets()").fetchone() == (0,)
+            assert con.sql("SELECT count(*) FROM duckdb_variables()").fetchone() == (0,)
+            assert con.sql("SELECT count(*) FROM duckdb_schemas() WHERE NOT internal").fetchone() == (0,)
+            assert "other" not in {r[0] for r in con.sql("SELECT database_name FROM duckdb_databases()").fetchall()}
+            assert con.sql("SELECT current_setting('threads')").fetchone() != (1,)
+
+        def test_iceberg_is_loaded(memcatalog_duckdb):
+            loaded = memcatalog_duckdb.sql("SELECT extension_name FROM duckdb_extensions() WHERE loaded").fetchall()
+            assert {("iceberg",), ("avro",)} <= set(loaded)
+        """
+    )
+    pytester.runpytest_subprocess("-p", "no:randomly").assert_outcomes(passed=3)
+
+
+def test_load_catalog_names_return_the_tests_catalogs_and_are_restored(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nmemcatalog_catalogs = prod staging\n")
+    pytester.makepyfile(
+        pipeline="""
+        from pyiceberg.catalog import load_catalog
+
+        def publish():
+            source = load_catalog("staging").load_table("raw.events").scan().to_arrow()
+            prod = load_catalog("prod")
+            prod.create_namespace_if_not_exists("db")
+            prod.create_table("db.events", source.schema).append(source)
+        """
+    )
+    pytester.makepyfile(
+        """
+        import pyarrow as pa
+        import pyiceberg.catalog
+        import pytest
+        import pipeline
+
+        def test_ini_names(memcatalog, memcatalog_catalogs):
+            staging = memcatalog_catalogs["staging"]
+            assert memcatalog_catalogs["prod"] is memcatalog and staging is not memcatalog
+            staging.create_namespace("raw")
+            staging.create_table("raw.events", pa.schema([("n", pa.int64())])).append(pa.table({"n": [1, 2]}))
+            pipeline.publish()
+            assert memcatalog.load_table("db.events").scan().to_arrow()["n"].to_pylist() == [1, 2]
+            assert pyiceberg.catalog.load_catalog("prod") is memcatalog
+
+        @pytest.mark.memcatalog_catalogs("dev")
+        def test_marker_overrides_ini(memcatalog):
+            assert pipeline.load_catalog("dev") is memcatalog
+            with pytest.raises(Exception):
+                pipeline.load_catalog("prod")  # not listed here: pyiceberg's own, which has no such catalog
+        """
+    )
+    pytester.makepyfile(
+        test_after="""
+        import pyiceberg.catalog
+        import pytest
+        import pipeline
+
+        @pytest.mark.memcatalog_catalogs()  # none: turns the ini option off
+        def test_restored():
+            assert pipeline.load_catalog is pyiceberg.catalog.load_catalog
+            assert not hasattr(pipeline.load_catalog, "__wrapped__")
+        """
+    )
+    pytester.runpytest_subprocess(
+        "test_load_catalog_names_return_the_tests_catalogs_and_are_restored.py",
+        "test_after.py",
+    ).assert_outcomes(passed=3)
+
+
+def test_alias_fixture_leaves_the_module_usable(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import memcatalog
+
+        def test_alias(memcatalog_catalog):
+            assert isinstance(memcatalog_catalog, memcatalog.MemCatalog)
+            assert memcatalog_catalog.pool.name in memcatalog.list_pools()
+        """
+    )
+    pytester.runpytest_subprocess().assert_outcomes(passed=1)
+
+
+@pytest.mark.slow
+def test_overhead_script_reports_each_fixture() -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest_memcatalog.overhead", "3"], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [line.split() for line in result.stdout.splitlines() if "median of the rest" in line]
+    assert [words[0] for words in lines] == ["nothing", "memcatalog", "memcatalog_duckdb"]

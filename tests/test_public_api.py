@@ -9,8 +9,9 @@ import memcatalog
 
 
 def test_every_public_name_resolves_and_is_the_real_object() -> None:
+    from memcatalog.archive import restore, save
     from memcatalog.catalog import MemCatalog
-    from memcatalog.transfer import export_table, import_table, restore, save
+    from memcatalog.tablecopy import export_table, import_table
     from memcatalog.writer import TableWriter
 
     for name in memcatalog.__all__:

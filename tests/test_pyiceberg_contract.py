@@ -430,3 +430,44 @@ def test_the_snapshot_lookup_check_notices_a_changed_lookup(monkeypatch: pytest.
     monkeypatch.setattr(internals, "_PYICEBERG_SNAPSHOT_BY_ID", by_last)
     problem = internals.check_snapshot_index()
     assert problem is not None and "snapshot_by_id" in problem
+
+
+def test_delete_manifest_writer_writes_a_delete_manifest() -> None:
+    """tablecopy rewrites delete manifests with pyiceberg's V2 writer, told that its content is DELETES."""
+    import tempfile
+
+    from pyiceberg.io.pyarrow import PyArrowFileIO
+    from pyiceberg.manifest import (
+        DataFile,
+        DataFileContent,
+        FileFormat,
+        ManifestContent,
+        ManifestEntry,
+        ManifestEntryStatus,
+    )
+    from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC
+    from pyiceberg.schema import Schema
+    from pyiceberg.typedef import Record
+    from pyiceberg.types import LongType, NestedField
+
+    from memcatalog.pyiceberg_internals import delete_manifest_writer
+
+    schema = Schema(NestedField(1, "id", LongType(), required=True))
+    path = f"{tempfile.mkdtemp()}/m.avro"
+    deletes = DataFile.from_args(
+        content=DataFileContent.POSITION_DELETES,
+        file_path="file:///x-deletes.parquet",
+        file_format=FileFormat.PARQUET,
+        partition=Record(),
+        record_count=1,
+        file_size_in_bytes=10,
+    )
+    entry = ManifestEntry.from_args(status=ManifestEntryStatus.ADDED, snapshot_id=1, data_file=deletes)
+    with delete_manifest_writer(2, UNPARTITIONED_PARTITION_SPEC, schema, PyArrowFileIO().new_output(path), 1) as w:
+        w.add_entry(entry)
+    manifest = w.to_manifest_file()
+    assert manifest.content == ManifestContent.DELETES
+    with open(path, "rb") as f:
+        assert b"\x0econtent\x0edeletes" in f.read(4096), "the Avro header must say content=deletes"
+    read = manifest.fetch_manifest_entry(PyArrowFileIO(), discard_deleted=False)
+    assert [e.data_file.content for e in read] == [DataFileContent.POSITION_DELETES]

@@ -17,13 +17,15 @@ import pyarrow as pa
 import pytest
 from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.exceptions import TableAlreadyExistsError
 from pyiceberg.table import Table
 from pyiceberg.types import StringType
 
 import memcatalog
 from memcatalog import MemCatalog, QuotaExceededError
+from memcatalog.archive import SaveFormatError, restore, save
 from memcatalog.duckdb import load_extension
-from memcatalog.transfer import SaveFormatError, export_table, import_table, restore, save
+from memcatalog.tablecopy import export_table, import_table
 
 SCHEMA = pa.schema([pa.field("id", pa.int64(), nullable=False), ("label", pa.string())])
 POSTGRES_URI = os.environ.get("MEMCATALOG_TEST_POSTGRES_URI")
@@ -82,7 +84,7 @@ def duckdb_rows(metadata_location: str, fs: Any = None, snapshot_id: int | None 
 RESTORE_AND_DESCRIBE = """
 import json, sys
 import memcatalog.duckdb
-from memcatalog.transfer import restore
+from memcatalog.archive import restore
 cat = restore(sys.argv[1])
 t = cat.load_table("db.events")
 con = memcatalog.duckdb.connect(cat)
@@ -122,7 +124,7 @@ def test_save_and_restore_in_a_fresh_process(source: MemCatalog, tmp_path: Path,
 def test_restore_into_a_pool_too_small_fails_before_loading(source: MemCatalog, tmp_path: Path) -> None:
     save(source, tmp_path / "s.tar")
     code = (
-        "import sys, memcatalog\nfrom memcatalog.transfer import restore\n"
+        "import sys, memcatalog\nfrom memcatalog.archive import restore\n"
         "try:\n    restore(sys.argv[1], quota='4KiB')\n"
         "except memcatalog.QuotaExceededError as e:\n"
         f"    p = memcatalog.get_pool({source.pool.name!r})\n"
@@ -140,7 +142,7 @@ def test_restore_refuses_what_is_not_a_save(tmp_path: Path) -> None:
     with pytest.raises(SaveFormatError):
         restore(tmp_path / "junk.tar")
     (tmp_path / "dir").mkdir()
-    with pytest.raises(SaveFormatError, match=r"no readable memcatalog\.json"):
+    with pytest.raises(SaveFormatError, match=r"not a memcatalog save: no memcatalog\.json"):
         restore(tmp_path / "dir")
     with pytest.raises(FileNotFoundError):
         restore(tmp_path / "missing")
@@ -157,6 +159,20 @@ def test_save_refuses_a_non_empty_directory(source: MemCatalog, tmp_path: Path) 
     (tmp_path / "busy" / "x").write_text("x")
     with pytest.raises(FileExistsError):
         save(source, tmp_path / "busy")
+
+
+def test_the_old_transfer_module_still_works_and_says_where_to_go() -> None:
+    code = (
+        "import warnings, memcatalog, memcatalog.archive as a, memcatalog.tablecopy as c\n"
+        "with warnings.catch_warnings(record=True) as w:\n"
+        "    warnings.simplefilter('always')\n"
+        "    import memcatalog.transfer as t\n"
+        "assert (t.save, t.restore, t.import_table, t.export_table) == (a.save, a.restore, c.import_table, c.export_table)\n"
+        "assert (memcatalog.save, memcatalog.export_table) == (a.save, c.export_table)\n"
+        "print([(x.category.__name__, str(x.message)) for x in w])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "DeprecationWarning" in out and "memcatalog.archive" in out and "memcatalog.tablecopy" in out
 
 
 # --- import ------------------------------------------------------------------------------
@@ -219,7 +235,7 @@ def test_export_to_a_file_warehouse(source: MemCatalog, tmp_path: Path) -> None:
 
 
 def test_failed_export_leaves_nothing(source: MemCatalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import memcatalog.copying as copying
+    import memcatalog.tablecopy as copying
 
     target = SqlCatalog("prod", uri="sqlite:///:memory:", warehouse=f"file://{tmp_path}/wh")
     real = copying._Copier.copy_snapshot_list
@@ -237,6 +253,149 @@ def test_failed_export_leaves_nothing(source: MemCatalog, tmp_path: Path, monkey
     assert not target.table_exists("db.events")
     leftovers = [p for p in (tmp_path / "wh").rglob("*") if p.is_file()]
     assert leftovers == []
+
+
+def warehouse_files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_a_repeated_export_fails_clearly_and_the_first_stays_whole(source: MemCatalog, tmp_path: Path) -> None:
+    uri, wh = f"sqlite:///{tmp_path}/prod.db", f"file://{tmp_path}/wh"
+    first = export_table(source, "db.events", SqlCatalog("prod", uri=uri, warehouse=wh))
+    before = warehouse_files(tmp_path / "wh")
+    with pytest.raises(
+        TableAlreadyExistsError, match=r"db\.events already exists in catalog 'prod'.*nothing was copied"
+    ):
+        export_table(source, "db.events", SqlCatalog("prod", uri=uri, warehouse=wh))
+    assert warehouse_files(tmp_path / "wh") == before, "the second export wrote or deleted files"
+    fresh = SqlCatalog("prod", uri=uri, warehouse=wh)
+    assert fresh.load_table("db.events").metadata_location == first.metadata_location
+    assert_exported(source, first, fresh)
+
+
+def test_an_export_racing_another_deletes_only_its_own_files(
+    source: MemCatalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two exports of one table pass the existence check together; the loser must not touch the winner's files."""
+    uri, wh = f"sqlite:///{tmp_path}/prod.db", f"file://{tmp_path}/wh"
+    winner = export_table(source, "db.events", SqlCatalog("prod", uri=uri, warehouse=wh))
+    before = warehouse_files(tmp_path / "wh")
+    loser_target = SqlCatalog("prod", uri=uri, warehouse=wh)
+    monkeypatch.setattr(loser_target, "table_exists", lambda identifier: False)  # it checked before the winner
+    with pytest.raises(TableAlreadyExistsError):
+        export_table(source, "db.events", loser_target)
+    assert warehouse_files(tmp_path / "wh") == before
+    assert_exported(source, winner, SqlCatalog("prod", uri=uri, warehouse=wh))
+
+
+def test_every_exported_file_name_carries_the_run_id(source: MemCatalog, tmp_path: Path) -> None:
+    target = SqlCatalog("prod", uri="sqlite:///:memory:", warehouse=f"file://{tmp_path}/wh")
+    export_table(source, "db.events", target)
+    export_table(
+        source, "db.events", target, target_identifier="db.events2", location=f"file://{tmp_path}/wh/db.db/events"
+    )
+    names = [p.name for p in (tmp_path / "wh").rglob("*") if p.is_file()]
+    runs = {n[:36] for n in names if not n.startswith("0000")} | {n[6:42] for n in names if n.startswith("00000-")}
+    assert len(runs) == 2 and all(str(uuid.UUID(r)) == r for r in runs)
+    assert len(set(names)) == len(names), "two exports into one location share a file name"
+    for name in ("db.events", "db.events2"):
+        assert sorted(target.load_table(name).scan().to_arrow().column("id").to_pylist()) == sorted(
+            source.load_table("db.events").scan().to_arrow().column("id").to_pylist()
+        )
+
+
+def test_a_failed_export_leaves_no_namespace_it_created(
+    source: MemCatalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import memcatalog.tablecopy as tablecopy
+
+    target = SqlCatalog("prod", uri="sqlite:///:memory:", warehouse=f"file://{tmp_path}/wh")
+    target.create_namespace("kept")
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise OSError("the disk went away")
+
+    monkeypatch.setattr(tablecopy._Copier, "run", broken)
+    with pytest.raises(OSError, match="disk went away"):
+        export_table(source, "db.events", target, target_identifier="analytics.events")
+    with pytest.raises(OSError, match="disk went away"):
+        export_table(source, "db.events", target, target_identifier="kept.events")
+    assert target.list_namespaces() == [("kept",)], "the namespace that existed stays, the new one is gone"
+
+
+@pytest.fixture
+def with_deletes() -> Iterator[MemCatalog]:
+    """A table DuckDB updated and deleted from through the REST catalog: positional delete files in its history."""
+    import memcatalog.duckdb
+    import memcatalog.rest
+
+    cat = MemCatalog(f"del{uuid.uuid4().hex[:8]}")
+    cat.create_namespace("db")
+    con = memcatalog.duckdb.attach(cat, name="lake")
+    con.execute("CREATE TABLE lake.db.t (id BIGINT, label VARCHAR)")
+    con.execute("INSERT INTO lake.db.t SELECT i, 'l' || i FROM range(100) r(i)")
+    con.execute("UPDATE lake.db.t SET label = 'changed' WHERE id % 7 = 0")
+    con.execute("DELETE FROM lake.db.t WHERE id < 10")
+    con.close()
+    memcatalog.rest.stop_shared(cat)
+    yield cat
+    memcatalog.drop_pool(cat.pool.name)
+
+
+def rows_per_snapshot(table: Table) -> list[list[tuple[int, str]]]:
+    return [
+        sorted(
+            zip(
+                *(table.scan(snapshot_id=s.snapshot_id).to_arrow().column(c).to_pylist() for c in ("id", "label")),
+                strict=True,
+            )
+        )
+        for s in table.snapshots()
+    ]
+
+
+def delete_files(table: Table) -> list[str]:
+    return [
+        e.data_file.file_path
+        for s in table.snapshots()
+        for m in s.manifests(table.io)
+        if m.content.name == "DELETES"
+        for e in m.fetch_manifest_entry(table.io)
+    ]
+
+
+def test_tables_with_positional_deletes_export_import_save_and_restore(
+    with_deletes: MemCatalog, tmp_path: Path
+) -> None:
+    original = with_deletes.load_table("db.t")
+    assert delete_files(original), "DuckDB wrote no delete files: the test would prove nothing"
+    expected = rows_per_snapshot(original)
+    assert len(expected[-1]) == 90 and (14, "changed") in expected[-1]
+
+    target = SqlCatalog("prod", uri=f"sqlite:///{tmp_path}/prod.db", warehouse=f"file://{tmp_path}/wh")
+    exported = export_table(with_deletes, "db.t", target)
+    assert all(p.startswith(f"file://{tmp_path}/wh/") for p in delete_files(exported))
+    assert rows_per_snapshot(target.load_table("db.t")) == expected
+    assert duckdb_rows(exported.metadata_location) == [r[0] for r in expected[-1]]
+
+    other = MemCatalog(f"o{uuid.uuid4().hex[:8]}")
+    other.create_namespace("db")
+    try:
+        imported = import_table(other, "db.t", exported.metadata_location)  # back from the warehouse
+        assert all(p.startswith(f"memcat://{other.pool.name}/") for p in delete_files(imported))
+        assert rows_per_snapshot(imported) == expected
+        assert duckdb_rows(imported.metadata_location, memcatalog.MemCatalogFileSystem()) == [
+            r[0] for r in expected[-1]
+        ]
+        assert other.check() == []
+        save(other, tmp_path / "deletes.tar")
+    finally:
+        memcatalog.drop_pool(other.pool.name)
+    restored = restore(tmp_path / "deletes.tar")
+    try:
+        assert rows_per_snapshot(restored.load_table("db.t")) == expected and restored.check() == []
+    finally:
+        memcatalog.drop_pool(restored.pool.name)
 
 
 @pytest.fixture(scope="module")
@@ -279,7 +438,7 @@ def s3fs_for(props: dict[str, str]) -> Any:
 def test_export_to_s3_on_a_sqlite_registry(source: MemCatalog, s3: dict[str, str], tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path}/prod.db"
     target = SqlCatalog("prod", uri=uri, warehouse="s3://lake/sqlite-wh", **s3)
-    exported = export_table(source, "db.events", target, progress=True)
+    exported = export_table(source, "db.events", target, progress=lambda n: None)
     assert exported.metadata_location.startswith("s3://lake/sqlite-wh/db/events/metadata/")
     assert_exported(source, exported, SqlCatalog("prod", uri=uri, warehouse="s3://lake/sqlite-wh", **s3), s3fs_for(s3))
 

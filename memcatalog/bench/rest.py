@@ -98,5 +98,30 @@ def markdown(result: RestBenchResult) -> str:
     )
 
 
+HEADING = "## REST catalog server (issue 16)"
+
+
+def section(result: RestBenchResult | None) -> str:
+    """The REST section of docs/benchmarks.md (``memcatalog bench`` writes it); None: the serve extra is missing."""
+    if result is None:
+        return (
+            f"{HEADING}\n\nNot measured: the REST server needs the serve extra (`pip install 'memcatalog[serve]'`).\n"
+        )
+    return (
+        f"{HEADING}\n\nMeasured by `memcatalog bench` (alone: `python -m memcatalog.bench.rest`); each commit "
+        "is one HTTP round trip, the direct appends on MemCatalog are the baseline of the same run.\n\n"
+        f"{markdown(result)}\n"
+    )
+
+
+def run_if_servable(commits: int = 50, starts: int = 5) -> RestBenchResult | None:
+    """:func:`run`, or None without the serve extra (starlette, uvicorn)."""
+    try:
+        import memcatalog.rest  # noqa: F401
+    except ImportError:
+        return None
+    return run(commits, starts)
+
+
 if __name__ == "__main__":  # pragma: no cover - a measuring program
     print(markdown(run()))

@@ -41,10 +41,20 @@ def environment() -> str:
 
 
 def write(
-    results: list[Result], command: str, markdown_path: Path, plot_path: Path, curves: list[Curve] | None = None
+    results: list[Result],
+    command: str,
+    markdown_path: Path,
+    plot_path: Path,
+    curves: list[Curve] | None = None,
+    rest_section: str | None = None,
 ) -> None:
-    """The markdown report, its ratio plot, and with ``curves`` a section and a plot of them (``<name>-curves.png``)."""
+    """The markdown report, its ratio plot, and with ``curves`` a section and a plot of them (``<name>-curves.png``).
+
+    ``rest_section``: the REST server's section (:func:`memcatalog.bench.rest.section`), added as given.
+    """
     text = report.markdown(results, command, environment())
+    if rest_section:
+        text += "\n" + rest_section
     if curves:
         curves_path = curves_plot_path(plot_path)
         text += "\n" + report.curves_markdown(curves, curves_path.name)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -128,7 +128,7 @@ def shell(commands: tuple[str, ...], loads: tuple[str, ...], quota: str, archive
     from memcatalog.pool import drop_pool
 
     if archive:
-        from memcatalog.transfer import restore
+        from memcatalog.archive import restore
 
         catalog = restore(archive, quota=quota)
     else:
@@ -182,24 +182,41 @@ def stress(seed: int, threads: int, operations: int, quota: str, tables: int, no
 
 
 @contextmanager
-def _open_archive(archive: str, quota: str | None = None) -> Iterator[Any]:
-    """A catalog restored from ``archive`` (or new and empty when it does not exist yet), freed afterwards."""
+def _open_archive(archive: str, quota: str | None = None, *, create: bool = False) -> Iterator[Any]:
+    """A catalog restored from ``archive`` (new and empty if it does not exist and ``create``), freed afterwards.
+
+    Raises:
+        FileNotFoundError: ``archive`` does not exist and ``create`` is false.
+    """
     import uuid
     from pathlib import Path
 
+    from memcatalog.archive import restore
     from memcatalog.catalog import MemCatalog
     from memcatalog.pool import drop_pool
-    from memcatalog.transfer import restore
 
     props = {"quota": quota} if quota else {}
     catalog = (
-        restore(archive, **props) if Path(archive).exists() else MemCatalog(f"archive_{uuid.uuid4().hex[:6]}", **props)
+        MemCatalog(f"archive_{uuid.uuid4().hex[:6]}", **props)
+        if create and not Path(archive).exists()
+        else restore(archive, **props)
     )
     try:
         yield catalog
     finally:
         catalog.close()
         drop_pool(catalog.pool.name)
+
+
+@contextmanager
+def byte_progress(label: str) -> Iterator[Callable[[int], None]]:
+    """A progress bar of bytes copied; the library reports them through the callback this yields."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
+    with Progress(*columns, console=console(), transient=False) as bar:
+        task = bar.add_task(label, total=None)
+        yield lambda n: bar.advance(task, n)
 
 
 @main.command("restore")
@@ -246,14 +263,16 @@ def import_cmd(source: str, name: str, archive: str, quota: str | None) -> None:
     """
     from pyiceberg.catalog import Catalog
 
-    from memcatalog.transfer import import_table, save
+    from memcatalog.archive import save
+    from memcatalog.tablecopy import import_table
 
     source = newest_metadata_file(source)
-    with _open_archive(archive, quota) as catalog:
+    with _open_archive(archive, quota, create=True) as catalog:
         namespace = Catalog.namespace_from(name)
         if not catalog.namespace_exists(namespace):
             catalog.create_namespace(namespace)
-        table = import_table(catalog, name, source, progress=True)
+        with byte_progress(f"importing {name}") as advance:
+            table = import_table(catalog, name, source, progress=advance)
         _replace_save(catalog, archive, save)
     click.echo(f"imported {name} ({len(table.snapshots())} snapshots) into {archive}")
 
@@ -331,19 +350,20 @@ def export_cmd(
     from pyiceberg.catalog import load_catalog
     from pyiceberg.catalog.sql import SqlCatalog
 
-    from memcatalog.transfer import export_table
+    from memcatalog.tablecopy import export_table
 
     extra = dict(p.split("=", 1) for p in props)
-    if catalog_name:
-        target = load_catalog(catalog_name, **extra)
-    elif uri and warehouse:
-        target = SqlCatalog("default", uri=uri, warehouse=warehouse, **extra)
-    else:
+    if not catalog_name and not (uri and warehouse):
         raise click.UsageError("give --catalog NAME, or --uri and --warehouse")
-    with _open_archive(archive) as catalog:
+    with _open_archive(archive) as catalog:  # a missing archive fails before the target is touched
+        if catalog_name:
+            target = load_catalog(catalog_name, **extra)
+        else:
+            target = SqlCatalog("default", uri=str(uri), warehouse=str(warehouse), **extra)
         names = list(tables) or [".".join(u.identifier) for u in catalog.usage()]
         for name in names:
-            table = export_table(catalog, name, target, progress=True)
+            with byte_progress(f"exporting {name}") as advance:
+                table = export_table(catalog, name, target, progress=advance)
             click.echo(f"exported {name}: {len(table.snapshots())} snapshots -> {table.metadata_location}")
 
 
@@ -393,22 +413,25 @@ def bench(
     from pathlib import Path
 
     from memcatalog.bench import report
+    from memcatalog.bench import rest as rest_bench
     from memcatalog.bench.curves import CurveSizes, run_curves
     from memcatalog.bench.run import curves_plot_path, run_all, write
     from memcatalog.config import parse_size
 
     results = run_all(rows, repeat, small_appends, threads, per_thread, parse_size(memory_size))
+    rest_section = rest_bench.section(rest_bench.run_if_servable())
     sizes = CurveSizes.quick() if quick_curves else CurveSizes.full()
     measured = run_curves(sizes, say=lambda what: click.echo(f"... {what}")) if curves else None
     command = "memcatalog bench " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "memcatalog bench"
     if output:
         md = Path(output)
-        write(results, command, md, md.with_suffix(".png"), measured)
+        write(results, command, md, md.with_suffix(".png"), measured, rest_section)
         click.echo(f"wrote {md} and {md.with_suffix('.png')}")
         if measured:
             click.echo(f"wrote {curves_plot_path(md.with_suffix('.png'))}")
     from memcatalog.bench.run import environment
 
     click.echo(report.markdown(results, command, environment()))
+    click.echo(rest_section)
     if measured:
         click.echo(report.curves_markdown(measured, "benchmarks-curves.png"))

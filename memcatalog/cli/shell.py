@@ -124,7 +124,7 @@ class Shell:
         )
 
     def save(self, args: list[str]) -> None:
-        from memcatalog.transfer import save
+        from memcatalog.archive import save
 
         if len(args) != 1:
             raise ValueError("usage: .save PATH")

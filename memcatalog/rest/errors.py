@@ -30,7 +30,7 @@ from pyiceberg.exceptions import (
 )
 from starlette.responses import JSONResponse
 
-from memcatalog.errors import MemcatalogError, QuotaExceededError
+from memcatalog.errors import EmptyNamespaceError, MemcatalogError, QuotaExceededError
 
 logger = logging.getLogger("memcatalog.rest")
 
@@ -50,6 +50,8 @@ class NoSuchPlanError(MemcatalogError, LookupError):
 
 # (exception class, HTTP status, spec error type); the first match wins, so subclasses come first.
 _MAPPING: tuple[tuple[type[BaseException], int, str], ...] = (
+    # An empty or blank namespace level is a malformed name (400), though a NoSuchNamespaceError to Python callers.
+    (EmptyNamespaceError, 400, "BadRequestException"),
     (NoSuchTableError, 404, "NoSuchTableException"),
     (NoSuchViewError, 404, "NoSuchViewException"),
     (NoSuchNamespaceError, 404, "NoSuchNamespaceException"),

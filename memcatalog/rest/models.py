@@ -21,9 +21,25 @@ from memcatalog.names import check_identifier
 from memcatalog.views import AssertViewUUID, ViewUpdate
 
 
+def _property_value(key: object, value: object) -> str:
+    """A property value as the spec's string: numbers and booleans as JSON writes them; null and objects refused."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if value is None:
+        raise ValueError(
+            f"property {key!r} is null: property values are strings; "
+            "give a string, or leave the key out (namespace property updates remove keys with 'removals')"
+        )
+    raise ValueError(f"property {key!r} is a {type(value).__name__}: property values are strings")
+
+
 def _str_values(value: object) -> object:
     if isinstance(value, dict):
-        return {str(k): str(v) for k, v in value.items()}
+        return {str(k): _property_value(k, v) for k, v in value.items()}
     return value
 
 

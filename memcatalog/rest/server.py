@@ -7,7 +7,7 @@ import importlib
 import threading
 import warnings
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from memcatalog import config
 from memcatalog.rest.call import Context
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from starlette.applications import Starlette
 
     from memcatalog.catalog import MemCatalog
+    from memcatalog.s3 import S3Server
 
 
 def advertised_endpoints() -> list[str]:
@@ -58,6 +59,10 @@ def create_app(
         "namespace-separator": "%1F",
         config.WAREHOUSE: catalog.warehouse,
     }
+    if "s3.endpoint" in (defaults or {}):
+        # Served over S3, clients in other processes use their own S3 FileIO: pyiceberg refuses to start
+        # when a py-io-impl it is told to use cannot be imported there.
+        del base[config.PY_IO_IMPL]
     ctx = Context(
         catalog=catalog,
         token=token,
@@ -70,16 +75,32 @@ def create_app(
     return build_app(ctx, ROUTES, max_request_bytes=max_request_bytes)
 
 
-def _start_s3(enabled: bool, host: str) -> tuple[Any, dict[str, str]]:
-    """The S3 endpoint beside the catalog (issue 17's ``memcatalog.s3.serve``) and the client properties it vends."""
-    if not enabled:
+def _start_s3(s3: bool | S3Server, catalog: MemCatalog, host: str) -> tuple[S3Server | None, dict[str, str]]:
+    """The S3 endpoint beside the catalog (started here, or the one given) and the client properties it vends."""
+    if s3 is False:
         return None, {}
-    try:
-        s3_endpoint = importlib.import_module("memcatalog.s3")
-    except ImportError as e:
-        raise ImportError(f"s3=True needs the S3 endpoint (memcatalog.s3), which cannot be imported: {e}") from e
-    server = s3_endpoint.serve(host=host, port=0)
+    if s3 is True:
+        try:
+            s3_endpoint = importlib.import_module("memcatalog.s3")
+        except ImportError as e:
+            raise ImportError(f"s3=True needs the S3 endpoint (memcatalog.s3), which cannot be imported: {e}") from e
+        server: S3Server = s3_endpoint.serve(host=host, port=0, pools=[catalog.pool.name])
+    else:
+        server = s3
     return server, dict(server.client_properties())
+
+
+def _s3_warehouse(catalog: MemCatalog) -> str | None:
+    """Point the catalog's new tables at ``s3://<pool>/...``; returns the warehouse it had (None: left alone).
+
+    The same files, named so that every client can reach them: in this process memcatalog's FileIO
+    maps the served bucket back to the pool; elsewhere clients go through the S3 endpoint.
+    """
+    warehouse = catalog.warehouse
+    if not warehouse.startswith(config.SCHEME_PREFIX):
+        return None
+    catalog.properties[config.WAREHOUSE] = "s3://" + warehouse[len(config.SCHEME_PREFIX) :]
+    return warehouse
 
 
 class RestServer:
@@ -92,11 +113,19 @@ class RestServer:
         s3: the S3 endpoint started with ``s3=True``, else None; ``s3_url`` its URL.
     """
 
-    def __init__(self, catalog: MemCatalog, http: BackgroundServer, token: str | None, s3: Any = None) -> None:
+    def __init__(
+        self,
+        catalog: MemCatalog,
+        http: BackgroundServer,
+        token: str | None,
+        s3: S3Server | None = None,
+        warehouse_before: str | None = None,
+    ) -> None:
         self.catalog = catalog
         self.token = token
         self.s3 = s3
         self._http = http
+        self._warehouse_before = warehouse_before
 
     @property
     def url(self) -> str:
@@ -132,6 +161,10 @@ class RestServer:
         self._http.stop()
         if self.s3 is not None:
             self.s3.stop()
+        if self._warehouse_before is not None:  # new tables go back to memcat://; s3:// ones stay readable here
+            served = "s3://" + self._warehouse_before[len(config.SCHEME_PREFIX) :]
+            if self.catalog.properties.get(config.WAREHOUSE) == served:
+                self.catalog.properties[config.WAREHOUSE] = self._warehouse_before
 
     def __enter__(self) -> RestServer:
         return self
@@ -151,7 +184,7 @@ def serve(
     port: int = 0,
     *,
     token: str | None = None,
-    s3: bool = False,
+    s3: bool | S3Server = False,
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
     defaults: dict[str, str] | None = None,
 ) -> RestServer:
@@ -162,7 +195,10 @@ def serve(
         host: address to listen on; anything but loopback must be asked for, warns, and needs ``token``.
         port: TCP port; 0 (default) picks a free one, see ``.url``.
         token: require ``Authorization: Bearer <token>`` on every request.
-        s3: also start the S3 endpoint (``memcatalog.s3``) and vend its credentials to clients.
+        s3: also serve the data: True starts an S3 endpoint over the catalog's pool (``memcatalog.s3``),
+            or pass a running :class:`memcatalog.s3.S3Server`. Its URL and credentials are vended to
+            clients (``/v1/config`` defaults and loadTable's ``config``), new tables go to
+            ``s3://<pool>/...`` while served, and stopping this server stops it.
         max_request_bytes: larger request bodies are refused with 413.
         defaults: extra ``/v1/config`` defaults.
 
@@ -182,7 +218,8 @@ def serve(
     with warnings.catch_warnings():
         warnings.simplefilter("default")
         check_host(host, what="the REST catalog")
-    s3_server, vended = _start_s3(s3, host)
+    s3_server, vended = _start_s3(s3, catalog, host)
+    warehouse_before = _s3_warehouse(catalog) if s3_server is not None else None
     try:
         app = create_app(
             catalog,
@@ -195,8 +232,10 @@ def serve(
     except BaseException:
         if s3_server is not None:
             s3_server.stop()
+        if warehouse_before is not None:
+            catalog.properties[config.WAREHOUSE] = warehouse_before
         raise
-    return RestServer(catalog, http, token, s3_server)
+    return RestServer(catalog, http, token, s3_server, warehouse_before)
 
 
 _SHARED: dict[int, RestServer] = {}

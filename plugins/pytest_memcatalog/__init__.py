@@ -3,7 +3,12 @@
 Fixtures:
     memcatalog: a fresh MemCatalog per test with a pool of its own; audited by
         ``check()`` at teardown (a finding fails the test) and freed.
-    memcatalog_duckdb: a DuckDB connection on that catalog (``memcatalog.duckdb.connect``).
+    memcatalog_catalog: the same catalog under a name that leaves the ``memcatalog``
+        module usable inside the test.
+    memcatalog_catalogs: the catalogs ``pyiceberg.catalog.load_catalog(name)`` returns
+        for the names of the ``memcatalog_catalogs`` marker or ini option.
+    memcatalog_duckdb: a DuckDB connection on that catalog (``memcatalog.duckdb.connect``),
+        a new in-memory DuckDB database for each test.
 
 The quota is 1 GiB unless set by the ``memcatalog_quota`` ini option or the
 ``@pytest.mark.memcatalog_quota("64MiB")`` marker.
@@ -11,15 +16,25 @@ The quota is 1 GiB unless set by the ``memcatalog_quota`` ini option or the
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
-
 import pytest
 
-if TYPE_CHECKING:
-    from memcatalog.catalog import MemCatalog
-    from memcatalog.duckdb import CatalogConnection
+from pytest_memcatalog.fixtures import (
+    _memcatalog_load_catalog,
+    memcatalog,
+    memcatalog_catalog,
+    memcatalog_catalogs,
+    memcatalog_duckdb,
+)
+
+# Fixtures of other modules are registered by one import line each, here.
+
+__all__ = [
+    "_memcatalog_load_catalog",
+    "memcatalog",
+    "memcatalog_catalog",
+    "memcatalog_catalogs",
+    "memcatalog_duckdb",
+]
 
 DEFAULT_QUOTA = "1GiB"
 
@@ -28,36 +43,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
         "memcatalog_quota", "pool quota of the memcatalog fixture (bytes or e.g. 256MiB)", default=DEFAULT_QUOTA
     )
+    parser.addini(
+        "memcatalog_catalogs",
+        "catalog names for which pyiceberg.catalog.load_catalog(name) returns the test's catalogs",
+        type="args",
+        default=[],
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "memcatalog_quota(size): pool quota of the memcatalog fixture for this test")
-
-
-@pytest.fixture
-def memcatalog(request: pytest.FixtureRequest) -> Iterator[MemCatalog]:
-    """A fresh in-memory Iceberg catalog, audited and freed after the test."""
-    from memcatalog.catalog import MemCatalog
-    from memcatalog.pool import drop_pool
-
-    marker = request.node.get_closest_marker("memcatalog_quota")
-    quota = str(marker.args[0]) if marker else str(request.config.getini("memcatalog_quota"))
-    catalog = MemCatalog(f"pytest_{uuid.uuid4().hex[:12]}", quota=quota)
-    try:
-        yield catalog
-        findings = catalog.check(allow_unreferenced=True)
-    finally:
-        catalog.close()
-        drop_pool(catalog.pool.name)
-    if findings:
-        pytest.fail("memcatalog audit found problems after the test:\n  " + "\n  ".join(findings), pytrace=False)
-
-
-@pytest.fixture
-def memcatalog_duckdb(memcatalog: MemCatalog) -> Iterator[CatalogConnection]:
-    """A DuckDB connection that sees the ``memcatalog`` fixture's tables as views."""
-    from memcatalog.duckdb import connect
-
-    con = connect(memcatalog)
-    yield con
-    con.close()
+    config.addinivalue_line(
+        "markers",
+        "memcatalog_catalogs(*names): pyiceberg.catalog.load_catalog(name) returns this test's catalogs for these names",
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from memcatalog.bench import rest
 
 
@@ -11,3 +13,13 @@ def test_rest_benchmark_measures_every_row() -> None:
     assert min(result.duckdb_insert_per_s, result.rest_append_per_s, result.direct_append_per_s) > 0
     table = rest.markdown(result)
     assert "server start to first answer" in table and "DuckDB `INSERT`" in table
+
+
+def test_memcatalog_bench_writes_the_rest_section_into_the_report(tmp_path: Path) -> None:
+    from memcatalog.bench.run import write
+
+    section = rest.section(rest.run(commits=2, starts=1))
+    write([], "memcatalog bench --tiny", tmp_path / "b.md", tmp_path / "b.png", rest_section=section)
+    text = (tmp_path / "b.md").read_text()
+    assert rest.HEADING in text and "server start to first answer" in text and "DuckDB `INSERT`" in text
+    assert "Not measured" in rest.section(None)

@@ -13,10 +13,12 @@ stays pyiceberg's own:
   ``SqlCatalog`` is rebound to MemCatalog (a subclass, so isinstance checks still hold), and
   its ``load_catalog`` loads a MemCatalog where it asks for a SQL catalog.
 
-Another catalog (pyiceberg's RestCatalog in front of memcatalog's REST server) plugs in
-with ``MEMCATALOG_CONFORMANCE_FACTORY=package.module:function`` (or ``file.py:function``): ``function(name,
-warehouse)`` returns a Catalog, or yields one (it is then a context that is closed after
-the test). Its fixture parameter is called ``custom``.
+Other catalogs (pyiceberg's RestCatalog in front of memcatalog's REST server) plug in
+with ``MEMCATALOG_CONFORMANCE_FACTORY=package.module:function`` (or ``file.py:function``, relative
+to ``MEMCATALOG_CONFORMANCE_ROOT``): ``function(name, warehouse)`` returns a Catalog, or yields
+one (it is then a context that is closed after the test). Its fixture parameter is called
+``custom``; several factories are ``param=spec`` items separated by commas, each a parameter
+of that name (``rest=tests/conformance/rest_factory.py:catalog,rest_file=...``).
 """
 
 from __future__ import annotations
@@ -65,18 +67,18 @@ def memcat_file_catalog(name: str, warehouse: Path) -> Iterator[Catalog]:
         memcatalog.drop_pool(pool)
 
 
-def _custom_factory() -> CatalogFactory:
-    """``package.module:function`` or ``/path/to/file.py:function``."""
-    spec = os.environ["MEMCATALOG_CONFORMANCE_FACTORY"]
+def _load_factory(spec: str) -> CatalogFactory:
+    """``package.module:function`` or ``path/to/file.py:function``."""
     module_name, _, attr = spec.rpartition(":")
     if not module_name or not attr:
         raise ValueError(
-            f"MEMCATALOG_CONFORMANCE_FACTORY={spec!r}: give 'package.module:function' or 'file.py:function'"
+            f"MEMCATALOG_CONFORMANCE_FACTORY item {spec!r}: give 'package.module:function' or 'file.py:function'"
         )
     if module_name.endswith(".py"):
-        found = importlib.util.spec_from_file_location("memcatalog_conformance_factory", module_name)
+        path = Path(os.environ.get("MEMCATALOG_CONFORMANCE_ROOT", ".")) / module_name
+        found = importlib.util.spec_from_file_location(f"memcatalog_conformance_{path.stem}", path)
         if found is None or found.loader is None:
-            raise ValueError(f"MEMCATALOG_CONFORMANCE_FACTORY={spec!r}: cannot load {module_name}")
+            raise ValueError(f"MEMCATALOG_CONFORMANCE_FACTORY item {spec!r}: cannot load {path}")
         module = importlib.util.module_from_spec(found)
         found.loader.exec_module(module)
     else:
@@ -85,13 +87,22 @@ def _custom_factory() -> CatalogFactory:
     return factory
 
 
+def _custom_factories() -> dict[str, CatalogFactory]:
+    """``MEMCATALOG_CONFORMANCE_FACTORY``: ``spec`` (parameter ``custom``) or ``param=spec,param=spec``."""
+    factories = {}
+    for item in os.environ.get("MEMCATALOG_CONFORMANCE_FACTORY", "").split(","):
+        if item.strip():
+            param, sep, spec = item.strip().partition("=")
+            factories[param if sep else "custom"] = _load_factory(spec if sep else param)
+    return factories
+
+
 FACTORIES: dict[str, CatalogFactory] = {"memcat": memcat_catalog, "memcat_file": memcat_file_catalog}
 
 
 def _selected() -> list[str]:
     names = [n.strip() for n in os.environ.get("MEMCATALOG_CONFORMANCE_CATALOGS", "memcat,memcat_file").split(",")]
-    if "custom" in names:
-        FACTORIES["custom"] = _custom_factory()
+    FACTORIES.update(_custom_factories())
     unknown = [n for n in names if n and n not in FACTORIES]
     if unknown:
         raise ValueError(f"MEMCATALOG_CONFORMANCE_CATALOGS names {unknown}; known: {sorted(FACTORIES)}")
