@@ -253,6 +253,33 @@ def threads_curve(threads: list[int], per_thread: int) -> Curve:
     return curve
 
 
+# ---- alternated: the first append against the N-th, in turns ------------------------------------------------
+
+
+def alternated(snapshots: int, samples: int, kind: str = "append") -> tuple[float, float]:
+    """Median latency of a new table's first commit and of a commit at ``snapshots``, measured in turns.
+
+    memcatalog only. Taking the two in turns puts them in the same conditions on a shared
+    machine, where a curve's points are measured minutes apart.
+    """
+    batch = dataset(100)
+    peer = make("memcatalog")
+    try:
+        peer.catalog.create_namespace("b")
+        peer.catalog.create_table("b.h", batch.schema)
+        _grow(_builder(peer, "b.h"), batch, snapshots - 1)
+        big = peer.catalog.load_table("b.h")
+        firsts, lasts = [], []
+        for i in range(samples):
+            fresh = peer.catalog.create_table(f"b.f{i}", batch.schema)
+            firsts.append(_commit_once(kind, peer, f"b.f{i}", fresh, batch))
+            lasts.append(_commit_once(kind, peer, "b.h", big, batch))
+            peer.catalog.purge_table(f"b.f{i}")
+        return statistics.median(firsts), statistics.median(lasts)
+    finally:
+        peer.close()
+
+
 # ---- command line ----------------------------------------------------------------------------------------------
 
 
@@ -274,6 +301,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer points (CurveSizes.quick): a few minutes")
     parser.add_argument("--up-to", type=int, default=None, help="the largest snapshot count (default 1,000)")
     parser.add_argument("--samples", type=int, default=None, help="commits measured per snapshot point")
+    parser.add_argument("--alternate", type=int, default=None, metavar="N",
+                        help="memcatalog only: a new table's first append against the append at N snapshots, "
+                        "taken in turns (--samples of each)")  # fmt: skip
     parser.add_argument("--only", action="append", default=None,
                         help="a series of the snapshot curves to run (repeatable), e.g. memcatalog")  # fmt: skip
     args = parser.parse_args(argv)
@@ -282,6 +312,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.up_to is not None:
         snapshots.append(args.up_to)
     samples = args.samples or sizes.samples
+    if args.alternate is not None:
+        for kind in args.snapshots or ["append"]:
+            first, last = alternated(args.alternate, samples, kind)
+            print(f"{kind}: first commit of a new table {first * 1000:.1f} ms, at {args.alternate:,} snapshots "
+                  f"{last * 1000:.1f} ms: {last / first:.2f}x (medians of {samples}, taken in turns)")  # fmt: skip
+        return 0
     everything = not (args.snapshots or args.rows or args.tables or args.threads)
     curves = [snapshot_curve(kind, snapshots, samples, args.only) for kind in args.snapshots]
     if everything:
