@@ -9,7 +9,7 @@ trap 'rm -rf "$work"' EXIT
 python -m pip wheel --quiet --no-deps --wheel-dir "$work/dist" . 2>&1 | { grep -v 'is ignored' || true; }
 wheel=$(ls "$work"/dist/memcatalog-*.whl)
 python -m venv "$work/venv"
-"$work/venv/bin/python" -m pip install --quiet "${wheel}[duckdb,serve,bench]" pytest 2>&1 | { grep -v 'is ignored' || true; }
+"$work/venv/bin/python" -m pip install --quiet "${wheel}[duckdb,serve,bench,shell]" pytest 2>&1 | { grep -v 'is ignored' || true; }
 
 cd "$work"  # away from the source tree: only the installed wheel can be imported
 bin="$work/venv/bin"

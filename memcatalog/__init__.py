@@ -9,14 +9,18 @@ from memcatalog.errors import (
     DataNotInMemoryError,
     ExtensionNotAvailableError,
     InvalidMetadataError,
-    MemcatalogError,
+    MemCatalogError,
+    NoSuchPlanError,
     QuotaExceededError,
+    RestRequestError,
+    S3Error,
     SaveFormatError,
     SchemaValidationError,
+    ServerStartError,
     WriteAbortedError,
 )
-from memcatalog.filesystem import MemCatalogFileSystem
-from memcatalog.pool import Pool, PoolStats, PressureAlert, drop_pool, get_pool, list_pools
+from memcatalog.filesystem import PoolFileSystem
+from memcatalog.pool import Pool, PoolStats, PressureAlert, Usage, drop_pool, get_pool, list_pools
 
 if TYPE_CHECKING:  # the lazily loaded names below, for type checkers
     from memcatalog.archive import restore, save
@@ -24,6 +28,7 @@ if TYPE_CHECKING:  # the lazily loaded names below, for type checkers
     from memcatalog.errors import EmptyNamespaceError
     from memcatalog.maintenance import ReclaimResult
     from memcatalog.tablecopy import export_table, import_table
+    from memcatalog.validation import validate
     from memcatalog.writer import TableWriter
 
 __version__ = "0.1.0"
@@ -34,17 +39,22 @@ __all__ = [
     "ExtensionNotAvailableError",
     "InvalidMetadataError",
     "MemCatalog",
-    "MemCatalogFileSystem",
-    "MemcatalogError",
+    "MemCatalogError",
+    "NoSuchPlanError",
     "Pool",
+    "PoolFileSystem",
     "PoolStats",
     "PressureAlert",
     "QuotaExceededError",
     "ReclaimResult",
+    "RestRequestError",
+    "S3Error",
     "SaveFormatError",
     "SchemaValidationError",
+    "ServerStartError",
     "TableUsage",
     "TableWriter",
+    "Usage",
     "WriteAbortedError",
     "__version__",
     "drop_pool",
@@ -55,6 +65,7 @@ __all__ = [
     "parse_size",
     "restore",
     "save",
+    "validate",
 ]
 
 
@@ -70,10 +81,25 @@ _LAZY = {
     "restore": "memcatalog.archive",
     "import_table": "memcatalog.tablecopy",
     "export_table": "memcatalog.tablecopy",
+    "validate": "memcatalog.validation",
 }
 
 
+# Old names, for one release: they resolve, with a DeprecationWarning naming the new one.
+_DEPRECATED = {"MemcatalogError": "MemCatalogError", "MemCatalogFileSystem": "PoolFileSystem"}
+
+
 def __getattr__(name: str) -> object:
+    if name in _DEPRECATED:
+        import warnings
+
+        new = _DEPRECATED[name]
+        warnings.warn(
+            f"memcatalog.{name} is deprecated and goes away in the next release: use memcatalog.{new}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return globals()[new]
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'memcatalog' has no attribute {name!r}")

@@ -28,11 +28,10 @@ from typing import Any
 from pyiceberg.catalog import Catalog
 from pyiceberg.typedef import Identifier
 
-from memcatalog import maintenance
+from memcatalog import buckets, maintenance, urls
 from memcatalog.catalog import MemCatalog
 from memcatalog.errors import QuotaExceededError, SaveFormatError
-from memcatalog.fileio import is_memcat, locate
-from memcatalog.pool import drop_pool, find_pool, get_pool
+from memcatalog.pool import drop_pool, find_pool, get_pool, locate
 
 __all__ = ["FORMAT", "MANIFEST", "SaveFormatError", "restore", "save"]
 
@@ -70,7 +69,8 @@ def save(catalog: MemCatalog, path: str | Path) -> dict[str, Any]:
     files: set[str] = set()
     for table in catalog._live_tables():
         manifest["tables"].append({"identifier": list(table.name()), "metadata_location": table.metadata_location})
-        files |= {f for f in maintenance.referenced_files(table) if is_memcat(f)}
+        # memcat:// form: s3:// paths of buckets this process serves name the same pool files.
+        files |= {buckets.canonical(f) for f in maintenance.referenced_files(table) if urls.is_pool_url(f)}
     with _writer(Path(path)) as put:
         for url in sorted(files):
             pool, key = locate(url)
@@ -177,7 +177,8 @@ def restore(path: str | Path, *, name: str | None = None, **properties: str) -> 
                 raise SaveFormatError(f"{path}: damaged save: {member} is missing (the manifest lists {url})")
             if found != size:
                 raise SaveFormatError(f"{path}: damaged save: {member} holds {found} bytes, the manifest says {size}")
-        pool_existed = find_pool(manifest["pool"]) is not None
+        pools = {manifest["pool"], *(url.removeprefix("memcat://").partition("/")[0] for url in manifest["files"])}
+        new_pools = {p for p in pools if find_pool(p) is None}
         catalog = MemCatalog(name or manifest["catalog"], **{"pool": manifest["pool"], **properties})
         loaded = _Loaded(catalog)
         try:
@@ -186,7 +187,7 @@ def restore(path: str | Path, *, name: str | None = None, **properties: str) -> 
                 loaded.put(url, _read_member(path, get, _member(url), size))
             _register_all(path, manifest, loaded)
         except BaseException:
-            loaded.undo(drop=not pool_existed)
+            loaded.undo(drop_pools=new_pools)
             raise
     return catalog
 
@@ -201,11 +202,13 @@ class _Loaded:
         self.tables: list[Identifier] = []
 
     def put(self, url: str, data: bytes) -> None:
-        pool, key = locate(url, create=True)
-        pool.put(key, data, exclusive=True)
+        # Through the catalog's FileIO, as every file the catalog writes: it records the catalog as the owner.
+        with self.catalog.load_file_io_for(url).new_output(url).create(overwrite=False) as f:
+            f.write(data)
         self.files.append(url)
 
-    def undo(self, drop: bool) -> None:
+    def undo(self, drop_pools: set[str]) -> None:
+        """Take out what was put in, newest first; pools this restore created go too once empty."""
         with contextlib.suppress(Exception):
             for identifier in reversed(self.tables):
                 self.catalog.drop_table(identifier)
@@ -213,13 +216,13 @@ class _Loaded:
                 self.catalog.drop_namespace(ns)
         for url in reversed(self.files):
             with contextlib.suppress(Exception):
-                pool, key = locate(url)
-                pool.remove(key)
+                self.catalog.load_file_io_for(url).delete(url)
         with contextlib.suppress(Exception):
             self.catalog.close()
-        left = find_pool(self.catalog.pool.name)
-        if drop and left is not None and not left.keys():
-            drop_pool(left.name)
+        for name in drop_pools:
+            left = find_pool(name)
+            if left is not None and not left.keys():
+                drop_pool(name)
 
 
 def _register_all(path: Path, manifest: dict[str, Any], loaded: _Loaded) -> None:
@@ -230,7 +233,8 @@ def _register_all(path: Path, manifest: dict[str, Any], loaded: _Loaded) -> None
             loaded.namespaces.append(ns)
     for entry in manifest["tables"]:
         identifier = tuple(entry["identifier"])
-        if not is_memcat(entry["metadata_location"]) or entry["metadata_location"] in manifest["files"]:
+        metadata = buckets.canonical(entry["metadata_location"])
+        if not urls.is_pool_url(metadata) or metadata in manifest["files"]:
             table = catalog.register_table(identifier, entry["metadata_location"])
         else:
             raise SaveFormatError(
@@ -238,7 +242,8 @@ def _register_all(path: Path, manifest: dict[str, Any], loaded: _Loaded) -> None
                 f"{entry['metadata_location']} is not in it"
             )
         loaded.tables.append(identifier)
-        missing = sorted(f for f in maintenance.referenced_files(table) if is_memcat(f) and f not in manifest["files"])
+        referenced = {buckets.canonical(f) for f in maintenance.referenced_files(table)}
+        missing = sorted(f for f in referenced if urls.is_pool_url(f) and f not in manifest["files"])
         if missing:
             more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
             raise SaveFormatError(
@@ -296,7 +301,7 @@ def _check_shape(path: Path, m: dict[str, Any]) -> None:
     ):
         raise bad("'tables' must be a list of {identifier: [...], metadata_location: ...}")
     if not isinstance(files, dict) or not all(
-        isinstance(k, str) and is_memcat(k) and type(v) is int and v >= 0 for k, v in files.items()
+        isinstance(k, str) and urls.is_pool_url(k) and type(v) is int and v >= 0 for k, v in files.items()
     ):
         raise bad("'files' must map memcat:// URLs to sizes in bytes")
 
@@ -313,7 +318,7 @@ def _check_room(manifest: dict[str, Any]) -> None:
     for pool_name, size in needed.items():
         stats = get_pool(pool_name).stats()
         if size > stats.free:
-            raise QuotaExceededError(f"memcat://{pool_name}/ (restore)", size, stats.free, stats.quota, pool_name)
+            raise QuotaExceededError(f"{urls.build(pool_name)} (restore)", size, stats.free, stats.quota, pool_name)
 
 
 def _all_namespaces(catalog: MemCatalog, parent: Identifier = ()) -> list[Identifier]:

@@ -1,7 +1,7 @@
 """Checking Arrow types against a table's Arrow schema: which conversions are lossless.
 
 A string column must never be parsed into a long field (no silent coercion). Nulls in
-required fields are checked by memcatalog.validate, over the Iceberg type.
+required fields are checked by memcatalog.validation, over the Iceberg type.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 
-from memcatalog.config import SCHEME_PREFIX
+from memcatalog import urls
 
 S3_SCHEMES = ("s3://", "s3a://", "s3n://")  # the spellings Spark and Hadoop use for the same buckets
 
@@ -38,9 +38,19 @@ def serve(pools: list[str] | None, client_properties: dict[str, str] | None = No
 
 
 def stopped(client_properties: dict[str, str]) -> None:
-    """An endpoint stopped: the buckets stay mapped for memcatalog's FileIO, but no longer over HTTP."""
+    """An endpoint stopped: its buckets stay mapped for memcatalog's FileIO, but no longer over HTTP.
+
+    An endpoint that served every pool leaves mapped the pools that exist now (their tables may name
+    ``s3://`` files), not every pool the process makes later.
+    """
+    global _SERVE_ALL
+    from memcatalog.pool import list_pools
+
     with _LOCK:
         _ENDPOINTS[:] = [e for e in _ENDPOINTS if e[1] != client_properties]
+        if _SERVE_ALL and not any(pools is None for pools, _ in _ENDPOINTS):
+            _SERVED.update(list_pools())
+            _SERVE_ALL = False
 
 
 def endpoint_for(bucket: str) -> dict[str, str] | None:
@@ -65,10 +75,20 @@ def to_memcat(location: str) -> str | None:
     for scheme in S3_SCHEMES:
         if location.startswith(scheme):
             bucket, _, key = location[len(scheme) :].partition("/")
-            return f"{SCHEME_PREFIX}{bucket}/{key}" if is_served(bucket) else None
+            return urls.build(bucket, key) if is_served(bucket) else None
     return None
 
 
 def canonical(location: str) -> str:
     """The ``memcat://`` form of a location (served ``s3://`` URLs mapped, anything else unchanged)."""
     return to_memcat(location) or location
+
+
+def _pool_and_key(url: str) -> tuple[str, str] | None:
+    """memcatalog.urls' resolver for the S3 schemes: a served bucket is the pool of its name."""
+    bucket, _, key = url.partition("://")[2].partition("/")
+    return (bucket, key) if is_served(bucket) else None
+
+
+for _scheme in S3_SCHEMES:  # from now on urls.parse, urls.is_pool_url and pool.locate take served s3:// URLs
+    urls.register_scheme(_scheme.removesuffix("://"), _pool_and_key)

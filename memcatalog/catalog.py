@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
-from pyiceberg.catalog import Catalog, MetastoreCatalog
-from pyiceberg.catalog.sql import IcebergTables, SqlCatalog
+from pyiceberg.catalog import Catalog
+from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import (
     NamespaceNotEmptyError,
     NoSuchNamespaceError,
@@ -24,8 +24,7 @@ from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC, PartitionSpec
 from pyiceberg.schema import Schema
 from pyiceberg.serializers import FromInputFile
 from pyiceberg.table import CommitTableResponse, Table, TableProperties
-from pyiceberg.table.locations import load_location_provider
-from pyiceberg.table.metadata import TableMetadata, new_table_metadata
+from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.sorting import UNSORTED_SORT_ORDER, SortOrder
 from pyiceberg.table.update import TableRequirement, TableUpdate
 from pyiceberg.typedef import EMPTY_DICT, Identifier, Properties
@@ -33,20 +32,27 @@ from pyiceberg.types import strtobool
 from pyiceberg.utils.properties import property_as_bool
 from pyiceberg.view import View
 from pyiceberg.view.metadata import ViewVersion
-from sqlalchemy import insert
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 from typing_extensions import override
 
-from memcatalog import buckets, config, maintenance, paths, registry, views
+from memcatalog import buckets, config, maintenance, registry, urls, views
 from memcatalog.errors import DataNotInMemoryError, EmptyNamespaceError, InvalidMetadataError
-from memcatalog.fileio import delete_quietly, is_memcat, locate
+from memcatalog.fileio import delete_quietly
 from memcatalog.names import check_identifier
-from memcatalog.pool import FileEntry, Pool, get_pool
-from memcatalog.pyiceberg_internals import FlatCommits, new_table, write_table_metadata
+from memcatalog.pool import FileEntry, Pool, Usage, get_pool, locate
+from memcatalog.pyiceberg_internals import (
+    FlatCommits,
+    MetadataWriteHook,
+    init_sql_catalog,
+    new_table,
+    table_type_filter,
+    to_iceberg_schema,
+    write_table_metadata,
+)
+from memcatalog.urls import is_pool_url
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    from sqlalchemy import Engine
 
     from memcatalog.writer import TableWriter
 
@@ -72,7 +78,11 @@ def pyiceberg_config(name: str) -> dict[str, str]:
     from pyiceberg.utils.config import Config
 
     found = Config().get_catalog_config(name) or {}
-    return {k: str(v) for k, v in found.items() if not isinstance(v, dict) and k not in ("py-catalog-impl", "type")}
+    return {
+        k: str(v)
+        for k, v in found.items()
+        if not isinstance(v, dict) and k not in (config.PY_CATALOG_IMPL, config.CATALOG_TYPE)
+    }
 
 
 _WAREHOUSES: dict[str, weakref.WeakValueDictionary[str, MemCatalog]] = {}
@@ -81,9 +91,9 @@ _WAREHOUSES_LOCK = threading.Lock()
 
 def _register_warehouse(warehouse: str, catalog: MemCatalog) -> None:
     """Remember which catalogs keep tables in which part of a pool, so one's reclaim never takes another's files."""
-    if not is_memcat(warehouse):
+    if not is_pool_url(warehouse):
         return
-    pool_name, key = paths.split_pool(paths.normalize(warehouse))
+    pool_name, key = urls.parse(warehouse)
     with _WAREHOUSES_LOCK:
         _WAREHOUSES.setdefault(pool_name, weakref.WeakValueDictionary())[key] = catalog
 
@@ -103,6 +113,13 @@ def _pool_pre_ping(props: Properties) -> bool | None:
     """SqlCatalog's ``pool_pre_ping`` property; None leaves the registry's default."""
     value = props.get(config.POOL_PRE_PING)
     return None if value is None else bool(strtobool(str(value)))
+
+
+def _registry_engine(props: Properties) -> Engine:
+    busy = int(props.get(config.SQLITE_BUSY_TIMEOUT, config.DEFAULT_SQLITE_BUSY_TIMEOUT_MS))
+    return registry.create_registry_engine(
+        props[config.URI], busy_timeout_ms=busy, echo=_echo(props), pool_pre_ping=_pool_pre_ping(props)
+    )
 
 
 def _exists(io: FileIO, path: str) -> bool:
@@ -128,12 +145,11 @@ def _check_namespace(namespace: str | Identifier) -> None:
 
 def _check_table_identifier(identifier: str | Identifier) -> None:
     namespace = Catalog.namespace_from(identifier)
-    if namespace:
-        _check_namespace(namespace)
+    _check_namespace(namespace)  # none at all ("tbl") is NoSuchNamespaceError too, as SqlCatalog's create_table raises
     check_identifier([Catalog.table_name_from(identifier)], "table name")
 
 
-class MemCatalog(FlatCommits, SqlCatalog):
+class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
     """An Iceberg catalog with no server and no disk.
 
     Args:
@@ -154,24 +170,19 @@ class MemCatalog(FlatCommits, SqlCatalog):
     def __init__(self, name: str, **properties: str) -> None:
         props: dict[str, str] = {**pyiceberg_config(name), **{k: str(v) for k, v in properties.items()}}
         pool_name = props.get(config.POOL, name)
-        default_warehouse = f"memcat://{pool_name}/" if pool_name == name else f"memcat://{pool_name}/{name}"
+        default_warehouse = urls.build(pool_name, "" if pool_name == name else name)
         props.setdefault(config.WAREHOUSE, default_warehouse)
         props.setdefault(config.URI, config.DEFAULT_URI)
         props.setdefault(config.PY_IO_IMPL, config.FILE_IO_IMPL)
-        MetastoreCatalog.__init__(self, name, **props)
+        init_sql_catalog(self, name, props, _registry_engine)
 
         _register_warehouse(props[config.WAREHOUSE], self)
         quota = props.get(config.QUOTA)
         self.pool: Pool = get_pool(pool_name, quota=quota)
         if quota is not None:
             self.pool.set_quota(quota)
-        if strtobool(str(props.get(config.RECLAIM_ON_QUOTA, "false"))):
+        if strtobool(str(props.get(config.RECLAIM_ON_QUOTA, config.DEFAULT_RECLAIM_ON_QUOTA))):
             self.pool.on_full(self._reclaim_on_full)
-        busy = int(props.get(config.SQLITE_BUSY_TIMEOUT, config.DEFAULT_SQLITE_BUSY_TIMEOUT_MS))
-        self.engine = registry.create_registry_engine(
-            props[config.URI], busy_timeout_ms=busy, echo=_echo(props), pool_pre_ping=_pool_pre_ping(props)
-        )
-        self._init_catalog()
         self._cache: OrderedDict[str, TableMetadata] = OrderedDict()
         self._cache_size = int(props.get(config.METADATA_CACHE_SIZE, config.DEFAULT_METADATA_CACHE_SIZE))
         self._cache_lock = threading.Lock()
@@ -201,7 +212,7 @@ class MemCatalog(FlatCommits, SqlCatalog):
         try:
             metadata = FromInputFile.table_metadata(io.new_input(location))
         except FileNotFoundError as e:
-            if not is_memcat(location):
+            if not is_pool_url(location):
                 raise
             raise DataNotInMemoryError(
                 f"table {identifier}: its metadata file {location} is not in this process's memory. "
@@ -217,7 +228,7 @@ class MemCatalog(FlatCommits, SqlCatalog):
         return metadata
 
     @override
-    def _write_metadata(self, metadata: TableMetadata, io: FileIO, metadata_path: str) -> None:  # type: ignore[override]
+    def write_metadata_file(self, metadata: TableMetadata, io: FileIO, metadata_path: str) -> None:
         write_table_metadata(metadata, io.new_output(metadata_path))
         self._remember(metadata_path, metadata)
         written = getattr(self._commit_state, "written", None)
@@ -236,9 +247,7 @@ class MemCatalog(FlatCommits, SqlCatalog):
     @override
     def load_table(self, identifier: str | Identifier) -> Table:
         ident, namespace, table_name = self._split(identifier)
-        location = registry.metadata_location(
-            self.engine, self.name, namespace, table_name, self._iceberg_type_filter()
-        )
+        location = registry.metadata_location(self.engine, self.name, namespace, table_name, table_type_filter(self))
         if location is None:
             raise NoSuchTableError(f"Table does not exist: {namespace}.{table_name}")
         if not location:
@@ -248,7 +257,7 @@ class MemCatalog(FlatCommits, SqlCatalog):
             identifier=ident,
             metadata=metadata,
             metadata_location=location,
-            io=self._load_file_io(metadata.properties, location),
+            io=load_file_io({**self.properties, **metadata.properties}, location),
             catalog=self,
         )
 
@@ -263,39 +272,32 @@ class MemCatalog(FlatCommits, SqlCatalog):
         properties: Properties = EMPTY_DICT,
     ) -> Table:
         format_version = int(properties.get(TableProperties.FORMAT_VERSION, TableProperties.DEFAULT_FORMAT_VERSION))
-        iceberg_schema: Schema = self._convert_schema_if_needed(schema, format_version)  # type: ignore[arg-type]
-        ns_tuple = Catalog.namespace_from(identifier)
-        table_name = Catalog.table_name_from(identifier)
+        iceberg_schema = to_iceberg_schema(schema, format_version)  # a bad schema is reported first, as SqlCatalog does
         _check_table_identifier(identifier)
-        if not self.namespace_exists(ns_tuple):
-            raise NoSuchNamespaceError(f"Namespace does not exist: {ns_tuple}")
-        namespace = Catalog.namespace_to_string(ns_tuple)
-        if self.table_exists(identifier):
+        if self.table_exists(identifier):  # before pyiceberg writes a metadata file the registry would refuse
+            _, namespace, table_name = self._split(identifier)
             raise TableAlreadyExistsError(f"Table {namespace}.{table_name} already exists")
-        location = self._resolve_table_location(location, namespace, table_name)
-        metadata_location = load_location_provider(location, properties).new_table_metadata_file_location()
-        metadata = new_table_metadata(
-            location=location,
-            schema=iceberg_schema,
-            partition_spec=partition_spec,
-            sort_order=sort_order,
-            properties=properties,
-        )
-        io = self.load_file_io_for(metadata_location)
-        self._write_metadata(metadata, io, metadata_location)
+        written: list[tuple[FileIO, str]] = []
+        self._commit_state.written = written
         try:
-            with Session(self.engine) as session:
-                session.execute(
-                    insert(IcebergTables).values(**self._create_table_row(namespace, table_name, metadata_location))
-                )
-                session.commit()
-        except IntegrityError as e:
-            io.delete(metadata_location)  # lost a race: leave no orphan behind
-            raise TableAlreadyExistsError(f"Table {namespace}.{table_name} already exists") from e
+            return super().create_table(identifier, iceberg_schema, location, partition_spec, sort_order, properties)
         except BaseException:
-            io.delete(metadata_location)
+            # A lost race or a registry fault: free the metadata file unless the registry took it.
+            registered = self._registered_location(identifier)
+            for io, path in written:
+                if path != registered:
+                    delete_quietly(io, path)
             raise
-        return self.load_table(identifier)
+        finally:
+            self._commit_state.written = None
+
+    def _registered_location(self, identifier: str | Identifier) -> str | None:
+        _, namespace, table_name = self._split(identifier)
+        try:
+            return registry.metadata_location(self.engine, self.name, namespace, table_name, table_type_filter(self))
+        except Exception:  # the registry itself failing: nothing it holds can be known
+            logger.debug("reading the registry after a failed create_table failed", exc_info=True)
+            return None
 
     @override
     def create_namespace(self, namespace: str | Identifier, properties: Properties = EMPTY_DICT) -> None:
@@ -351,14 +353,14 @@ class MemCatalog(FlatCommits, SqlCatalog):
         table = self.load_table(identifier)
         super().purge_table(identifier)
         location = table.metadata.location
-        if is_memcat(location) and not self._locations_in_use(location):
+        if is_pool_url(location) and not self._locations_in_use(location):
             pool, key = locate(location)
             if pool.is_dir(key):
                 pool.remove_tree(key)
 
     def _locations_in_use(self, location: str) -> bool:
         start = location.rstrip("/") + "/"
-        tables = registry.all_tables(self.engine, self.name, self._iceberg_type_filter())
+        tables = registry.all_tables(self.engine, self.name, table_type_filter(self))
         return any((loc or "").startswith(start) for _, _, loc in tables)
 
     # ---- views (memcatalog.views: rows with iceberg_type VIEW, the JDBC catalog's layout) ----
@@ -371,7 +373,7 @@ class MemCatalog(FlatCommits, SqlCatalog):
         location: str | None = None,
         properties: Properties = EMPTY_DICT,
     ) -> View:
-        iceberg_schema: Schema = self._convert_schema_if_needed(schema)
+        iceberg_schema = to_iceberg_schema(schema)
         return views.create_view(self, identifier, iceberg_schema, view_version, location, properties)
 
     @override
@@ -409,7 +411,7 @@ class MemCatalog(FlatCommits, SqlCatalog):
     # ---- memory management ---------------------------------------------------
     def _live_tables(self) -> list[Table]:
         out = []
-        for ns, name, _ in registry.all_tables(self.engine, self.name, self._iceberg_type_filter()):
+        for ns, name, _ in registry.all_tables(self.engine, self.name, table_type_filter(self)):
             try:
                 out.append(self.load_table((*Catalog.identifier_to_tuple(ns), name)))
             except (NoSuchTableError, FileNotFoundError):
@@ -421,20 +423,20 @@ class MemCatalog(FlatCommits, SqlCatalog):
         result = []
         for table in self._live_tables():
             location = table.metadata.location
-            if not is_memcat(location):
+            if not is_pool_url(location):
                 continue
             pool, key = locate(location)
             size, files = pool.usage(key)
             result.append(TableUsage(table.name(), location, size, files))
         return sorted(result, key=lambda u: u.identifier)
 
-    def namespace_usage(self) -> dict[str, tuple[int, int]]:
-        """(bytes, files) per namespace, summed over its tables."""
-        totals: dict[str, tuple[int, int]] = {}
+    def namespace_usage(self) -> dict[str, Usage]:
+        """Bytes and files per namespace, summed over its tables (each unpacks as ``(bytes, files)``)."""
+        totals: dict[str, Usage] = {}
         for u in self.usage():
             ns = ".".join(u.identifier[:-1])
-            b, f = totals.get(ns, (0, 0))
-            totals[ns] = (b + u.bytes, f + u.files)
+            b, f = totals.get(ns, Usage(0, 0))
+            totals[ns] = Usage(b + u.bytes, f + u.files)
         return totals
 
     def reclaim(
@@ -496,7 +498,7 @@ class MemCatalog(FlatCommits, SqlCatalog):
         findings = list(self.pool.check())
         referenced: set[str] = set()
         try:
-            tables = registry.all_tables(self.engine, self.name, self._iceberg_type_filter())
+            tables = registry.all_tables(self.engine, self.name, table_type_filter(self))
         except Exception as e:  # an unreachable registry is a finding; without it nothing else can be judged
             url = self.engine.url.render_as_string(hide_password=True)
             findings.append(f"registry {url} cannot be read ({type(e).__name__}: {_first_line(e)})")
@@ -510,7 +512,7 @@ class MemCatalog(FlatCommits, SqlCatalog):
                 continue
             referenced |= files
             for path in sorted(files):
-                if is_memcat(path) and not _exists(table.io, path):
+                if is_pool_url(path) and not _exists(table.io, path):
                     findings.append(f"table {ns}.{name}: references {path}, which is not in the pool")
         if not allow_unreferenced:
             try:
@@ -532,7 +534,7 @@ class MemCatalog(FlatCommits, SqlCatalog):
         A catalog owns the files under its memcat:// warehouse, except those under another live
         catalog's warehouse nested in it; a warehouse elsewhere (file://) owns no pool file.
         """
-        if not is_memcat(self.warehouse):
+        if not is_pool_url(self.warehouse):
             return []
         # A view's current metadata file is live too; s3:// paths of served buckets name pool files.
         referenced = {buckets.canonical(p) for p in referenced | views.metadata_files(self)}
@@ -540,7 +542,7 @@ class MemCatalog(FlatCommits, SqlCatalog):
         others = [w for w in _warehouses_of(pool.name) if w != key and (not key or w.startswith(key + "/"))]
         found = []
         for file_key in pool.keys(key):
-            url = f"memcat://{pool.name}/{file_key}"
+            url = urls.build(pool.name, file_key)
             entry = pool.entry(file_key)
             if url in referenced or entry is None or any(file_key.startswith(w + "/") for w in others):
                 continue

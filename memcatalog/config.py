@@ -10,6 +10,7 @@ import re
 
 # --- pool -----------------------------------------------------------------
 DEFAULT_QUOTA = 2**30  # bytes: 1 GiB
+DEFAULT_QUOTA_TEXT = "1GiB"  # DEFAULT_QUOTA as the command line and the pytest plugin show it
 DEFAULT_ALERT_THRESHOLDS = (0.80, 0.95)  # fractions of the quota
 
 # --- catalog properties ---------------------------------------------------
@@ -23,17 +24,33 @@ DEFAULT_SQLITE_BUSY_TIMEOUT_MS = 30_000  # milliseconds
 METADATA_CACHE_SIZE = "metadata-cache-size"
 DEFAULT_METADATA_CACHE_SIZE = 512  # parsed metadata files kept per catalog
 RECLAIM_ON_QUOTA = "reclaim-on-quota"  # true: a write that would pass the quota first deletes old orphans
+DEFAULT_RECLAIM_ON_QUOTA = "false"
 RECLAIM_GRACE_SECONDS = "reclaim-grace-seconds"
 DEFAULT_RECLAIM_GRACE_SECONDS = 60  # seconds: younger unreferenced files may belong to a commit in flight
 ECHO = "echo"  # SqlCatalog's: true, false or debug (SQLAlchemy logs statements; debug adds result rows)
 DEFAULT_ECHO = "false"
 POOL_PRE_PING = "pool_pre_ping"  # SqlCatalog's; default: on for server registries, off for SQLite
-PY_IO_IMPL = "py-io-impl"
-FILE_IO_IMPL = "memcatalog.fileio.MemFileIO"
+PY_IO_IMPL = "py-io-impl"  # pyiceberg's: the dotted class path of the FileIO
+FILE_IO_IMPL = "memcatalog.fileio.MemFileIO"  # MemCatalog's default for PY_IO_IMPL
+PY_CATALOG_IMPL = "py-catalog-impl"  # pyiceberg's: the dotted class path of a custom catalog
+CATALOG_TYPE = "type"  # pyiceberg's: which built-in catalog (sql, rest, ...)
+
+# --- TableWriter (catalog.writer(...)) ------------------------------------
+DEFAULT_WRITER_BUFFER_BYTES = 64 * 2**20  # bytes of Arrow data held before a flush: 64 MiB
+DEFAULT_TARGET_FILE_SIZE = 128 * 2**20  # bytes: 128 MiB per data file ...
+TARGET_FILE_SIZE_QUOTA_DIVISOR = 4  # ... but at most a quarter of the pool's quota
+DEFAULT_COMPRESSION = "zstd"  # Parquet codec of written data files
+
+# --- transfers (save, restore, import, export) ----------------------------
+COPY_CHUNK_BYTES = 8 * 2**20  # bytes copied per read: 8 MiB
+
+# --- REST server (memcatalog serve) ---------------------------------------
+DEFAULT_MAX_REQUEST_BYTES = 64 * 2**20  # bytes: 64 MiB, far above any metadata commit
 
 # --- URLs -----------------------------------------------------------------
 PROTOCOL = "memcat"
-SCHEME_PREFIX = "memcat://"
+SCHEME_PREFIX = "memcat://"  # URLs are built and parsed only in memcatalog.urls
+CHAINED_PREFIX = "memcat::"  # fsspec's chained-URL form: memcat::pool/key
 
 _UNITS = {
     "": 1,

@@ -17,12 +17,14 @@ from pyiceberg.typedef import Identifier
 
 from memcatalog import registry
 from memcatalog.errors import ExtensionNotAvailableError
-from memcatalog.filesystem import MemCatalogFileSystem
+from memcatalog.filesystem import PoolFileSystem
+from memcatalog.pyiceberg_internals import table_type_filter
 
 if TYPE_CHECKING:
     import duckdb as duckdb_module
 
     from memcatalog.catalog import MemCatalog
+    from memcatalog.rest import RestServer
 
 AT_SNAPSHOT = "_at_snapshot"  # SELECT * FROM db.events_at_snapshot(1234)
 AS_OF = "_as_of"  # SELECT * FROM db.events_as_of(TIMESTAMP '2026-01-01 12:00:00')
@@ -163,7 +165,7 @@ class CatalogConnection:
         self.catalogs = catalogs
         self._views: dict[tuple[str, str, str], str] = {}  # (database, schema, view) -> metadata location
         if "memcat" not in con.list_filesystems():
-            con.register_filesystem(MemCatalogFileSystem())
+            con.register_filesystem(PoolFileSystem())
         load_extension(con, "avro")
         load_extension(con, "iceberg")
         _s3_secrets(con, catalogs)
@@ -177,9 +179,7 @@ class CatalogConnection:
         """Bring every view in line with the registry (new, changed, renamed and dropped tables)."""
         wanted: dict[tuple[str, str, str], str] = {}
         for i, catalog in enumerate(self.catalogs):
-            for ns, table, location in registry.all_tables(
-                catalog.engine, catalog.name, catalog._iceberg_type_filter()
-            ):
+            for ns, table, location in registry.all_tables(catalog.engine, catalog.name, table_type_filter(catalog)):
                 if not location:
                     continue
                 databases = (["memory"] if i == 0 else []) + [self.databases[catalog.name]]
@@ -220,6 +220,7 @@ class CatalogConnection:
         return self.raw.sql(query, **kwargs)
 
     def execute(self, query: str, parameters: Any = None) -> duckdb_module.DuckDBPyConnection:
+        """Run SQL after refreshing the views (see ``duckdb.DuckDBPyConnection.execute``)."""
         self.refresh()
         return self.raw.execute(query, parameters)
 
@@ -258,6 +259,7 @@ class CatalogConnection:
 
     # ---- plumbing ------------------------------------------------------------------------
     def close(self) -> None:
+        """Close the DuckDB connection."""
         self.raw.close()
 
     def __enter__(self) -> CatalogConnection:
@@ -297,7 +299,7 @@ def attach(
     con: duckdb_module.DuckDBPyConnection | None = None,
     *,
     name: str | None = None,
-    server: Any = None,
+    server: RestServer | None = None,
 ) -> duckdb_module.DuckDBPyConnection:
     """ATTACH a catalog read-write over the REST protocol: DuckDB SQL writes become Iceberg commits.
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from memcatalog.duckdb import _duckdb, load_extension
-from memcatalog.filesystem import MemCatalogFileSystem
+from memcatalog.filesystem import PoolFileSystem
 
 if TYPE_CHECKING:
     import duckdb as duckdb_module
@@ -72,7 +72,7 @@ def attach(
     if con is None:
         con = _duckdb().connect(config={"allow_unsigned_extensions": "true"})
     if "memcat" not in con.list_filesystems():
-        con.register_filesystem(MemCatalogFileSystem())
+        con.register_filesystem(PoolFileSystem())
     for extension in EXTENSIONS:
         load_extension(con, extension)
     options = [f"TYPE iceberg, ENDPOINT {_sql_string(server.url)}"]

@@ -10,18 +10,22 @@ from __future__ import annotations
 import errno
 import threading
 from typing import TYPE_CHECKING
+from xml.sax.saxutils import escape
 
 from memcatalog.config import format_size
 
 
-class MemcatalogError(Exception):
+class MemCatalogError(Exception):
     """Base class of every error memcatalog raises on its own account."""
+
+
+MemcatalogError = MemCatalogError  # the earlier spelling; deprecated (``memcatalog.MemcatalogError`` warns)
 
 
 QUOTA_FIX = "raise the quota: pool.set_quota(...), or the catalog's 'quota' property"
 
 
-class QuotaExceededError(MemcatalogError, OSError):
+class QuotaExceededError(MemCatalogError, OSError):
     """A write needed more bytes than the pool has free."""
 
     def __init__(self, path: str, needed: int, free: int, quota: int, pool: str) -> None:
@@ -43,7 +47,7 @@ class QuotaExceededError(MemcatalogError, OSError):
         return str(self.strerror)
 
 
-class DataNotInMemoryError(MemcatalogError, FileNotFoundError):
+class DataNotInMemoryError(MemCatalogError, FileNotFoundError):
     """The registry names a file that this process's pool does not hold."""
 
     def __init__(self, message: str, path: str) -> None:
@@ -53,11 +57,11 @@ class DataNotInMemoryError(MemcatalogError, FileNotFoundError):
         return str(self.strerror)
 
 
-class InvalidMetadataError(MemcatalogError, ValueError):
+class InvalidMetadataError(MemCatalogError, ValueError):
     """A file given as Iceberg table metadata cannot be parsed."""
 
 
-class SchemaValidationError(MemcatalogError, ValueError):
+class SchemaValidationError(MemCatalogError, ValueError):
     """A batch does not match the table's Iceberg schema; nothing of it was written."""
 
     def __init__(self, message: str, *, row: int | None = None, field: str | None = None) -> None:
@@ -66,16 +70,72 @@ class SchemaValidationError(MemcatalogError, ValueError):
         self.field = field
 
 
-class ExtensionNotAvailableError(MemcatalogError, ImportError):
+class ExtensionNotAvailableError(MemCatalogError, ImportError):
     """A DuckDB extension could not be loaded without the network."""
 
 
-class SaveFormatError(MemcatalogError, ValueError):
+class SaveFormatError(MemCatalogError, ValueError):
     """A path given to restore() is not a memcatalog save."""
 
 
-class WriteAbortedError(MemcatalogError, OSError):
+class WriteAbortedError(MemCatalogError, OSError):
     """A data file was started after its write was aborted."""
+
+
+class ServerStartError(MemCatalogError, RuntimeError):
+    """A background server could not start (port taken, app failed at startup)."""
+
+
+class RestRequestError(MemCatalogError, ValueError):
+    """A request the REST server cannot act on; carries its HTTP status and the spec's error type."""
+
+    def __init__(self, message: str, status: int = 400, error_type: str = "BadRequestException") -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_type = error_type
+
+
+class NoSuchPlanError(MemCatalogError, LookupError):
+    """A scan plan id the REST server does not know (never issued, cancelled, or already fetched)."""
+
+
+class S3Error(MemCatalogError, Exception):
+    """A request the S3 endpoint refuses; ``code`` is S3's error code, ``status`` the HTTP status."""
+
+    def __init__(self, code: str, status: int, message: str, resource: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+        self.message = message
+        self.resource = resource
+
+    @classmethod
+    def access_denied(cls, message: str) -> S3Error:
+        return cls("AccessDenied", 403, message)
+
+    @classmethod
+    def no_such_bucket(cls, bucket: str) -> S3Error:
+        return cls(
+            "NoSuchBucket",
+            404,
+            f"no bucket {bucket!r}: a bucket is a memcatalog pool, and this process has no pool of that name",
+            f"/{bucket}",
+        )
+
+    @classmethod
+    def no_such_key(cls, bucket: str, key: str) -> S3Error:
+        return cls("NoSuchKey", 404, f"no object {key!r} in bucket {bucket!r}", f"/{bucket}/{key}")
+
+    @classmethod
+    def invalid_argument(cls, message: str, resource: str = "") -> S3Error:
+        return cls("InvalidArgument", 400, message, resource)
+
+    def to_xml(self, request_id: str = "") -> bytes:
+        return (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f"<Error><Code>{escape(self.code)}</Code><Message>{escape(self.message)}</Message>"
+            f"<Resource>{escape(self.resource)}</Resource><RequestId>{escape(request_id)}</RequestId></Error>"
+        ).encode()
 
 
 # EmptyNamespaceError is also pyiceberg's NoSuchNamespaceError; it is built on first use so that
@@ -83,7 +143,7 @@ class WriteAbortedError(MemcatalogError, OSError):
 if TYPE_CHECKING:
     from pyiceberg.exceptions import NoSuchNamespaceError
 
-    class EmptyNamespaceError(MemcatalogError, NoSuchNamespaceError, ValueError):
+    class EmptyNamespaceError(MemCatalogError, NoSuchNamespaceError, ValueError):
         """A namespace, or one level of it, is empty or blank."""
 
 
@@ -97,7 +157,7 @@ def __getattr__(name: str) -> type:
         if "EmptyNamespaceError" not in globals():
             from pyiceberg.exceptions import NoSuchNamespaceError
 
-            class EmptyNamespaceError(MemcatalogError, NoSuchNamespaceError, ValueError):
+            class EmptyNamespaceError(MemCatalogError, NoSuchNamespaceError, ValueError):
                 """A namespace, or one level of it, is empty or blank.
 
                 pyiceberg's ``NoSuchNamespaceError``, as SqlCatalog raises, and a ``ValueError`` like

@@ -7,46 +7,27 @@ pool files too: they are read and written here straight from the pool, with no H
 from __future__ import annotations
 
 import contextlib
-import errno
-from typing import Any
 
 import pyarrow as pa
 from pyiceberg.io import FileIO, InputFile, InputStream, OutputFile, OutputStream, load_file_io
 from pyiceberg.typedef import EMPTY_DICT, Properties
 
-from memcatalog import buckets, paths
-from memcatalog.config import PY_IO_IMPL, SCHEME_PREFIX
-from memcatalog.filesystem import WriteFile
-from memcatalog.pool import Pool, find_pool, get_pool
+from memcatalog import buckets  # noqa: F401  (registers served s3:// buckets with memcatalog.urls)
+from memcatalog.config import PY_IO_IMPL, WAREHOUSE
+from memcatalog.files import WriteFile
+from memcatalog.pool import locate
+from memcatalog.urls import is_pool_url
 
+__all__ = ["MemFileIO", "MemInputFile", "MemOutputFile", "delete_quietly", "is_memcat", "locate"]
 
-def is_memcat(location: str) -> bool:
-    """Whether ``location`` is a pool file: ``memcat://``, or ``s3://`` of a bucket this process serves."""
-    return location.startswith(SCHEME_PREFIX) or buckets.to_memcat(location) is not None
+# The names callers used before memcatalog.urls and memcatalog.pool.locate; kept for one release.
+is_memcat = is_pool_url
 
 
 def delete_quietly(io: FileIO, location: str) -> None:
     """Delete a file that may already be gone."""
     with contextlib.suppress(FileNotFoundError):
         io.delete(location)
-
-
-def locate(location: str, *, create: bool = False) -> tuple[Pool, str]:
-    """The pool and key behind a ``memcat://`` location (or ``s3://`` of a served bucket).
-
-    Raises:
-        FileNotFoundError: the pool does not exist in this process (and ``create`` is false).
-    """
-    pool_name, key = paths.split_pool(paths.normalize(buckets.canonical(location)))
-    pool = get_pool(pool_name) if create else find_pool(pool_name)
-    if pool is None:
-        raise FileNotFoundError(
-            errno.ENOENT,
-            f"no pool named {pool_name!r} in this process: memcat:// data lives only in the memory "
-            "of the process that wrote it",
-            location,
-        )
-    return pool, key
 
 
 class MemInputFile(InputFile):
@@ -62,7 +43,7 @@ class MemInputFile(InputFile):
     def exists(self) -> bool:
         try:
             pool, key = locate(self.location)
-        except FileNotFoundError:
+        except (FileNotFoundError, IsADirectoryError):  # no such pool; the memcat:// root is no file
             return False
         return pool.entry(key) is not None
 
@@ -101,27 +82,27 @@ class MemFileIO(FileIO):
         io = self._fallbacks.get(scheme)
         if io is None:
             # Without our own impl and memcat:// warehouse, pyiceberg picks its FileIO by the location alone.
-            props = {k: v for k, v in self.properties.items() if k not in (PY_IO_IMPL, "warehouse")}
+            props = {k: v for k, v in self.properties.items() if k not in (PY_IO_IMPL, WAREHOUSE)}
             io = self._fallbacks[scheme] = load_file_io(props, location)
         return io
 
     def new_input(self, location: str) -> InputFile:
-        return MemInputFile(location) if is_memcat(location) else self._fallback(location).new_input(location)
+        return MemInputFile(location) if is_pool_url(location) else self._fallback(location).new_input(location)
 
     def new_output(self, location: str) -> OutputFile:
-        return MemOutputFile(location) if is_memcat(location) else self._fallback(location).new_output(location)
+        return MemOutputFile(location) if is_pool_url(location) else self._fallback(location).new_output(location)
 
     def delete(self, location: str | InputFile | OutputFile) -> None:
         path = location if isinstance(location, str) else location.location
-        if not is_memcat(path):
+        if not is_pool_url(path):
             self._fallback(path).delete(location)
             return
         pool, key = locate(path)
         pool.remove(key)
 
-    def __getstate__(self) -> dict[str, Any]:
+    def __getstate__(self) -> dict[str, Properties]:
         return {"properties": self.properties}
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
+    def __setstate__(self, state: dict[str, Properties]) -> None:
         FileIO.__init__(self, state["properties"])
         self._fallbacks = {}

@@ -10,26 +10,24 @@ from __future__ import annotations
 import errno
 import io
 import logging
-import sys
 import threading
 from datetime import datetime
-from types import FrameType
 from typing import Any
 
 import pyarrow as pa
 from fsspec import AbstractFileSystem
-from fsspec.core import OpenFile
 from fsspec.transaction import Transaction
 
-from memcatalog import paths
+from memcatalog import paths, urls
 from memcatalog.config import PROTOCOL
-from memcatalog.pool import Pool, PoolWriter, find_pool, get_pool, list_pools
+from memcatalog.files import BufferFile, TextWriteFile, WriteFile
+from memcatalog.pool import Pool, list_pools, locate
 
 logger = logging.getLogger("memcatalog.filesystem")
 _moving = threading.local()  # set while mv copies: those copies are not deferred by a transaction
 
 
-class MemCatalogFileSystem(AbstractFileSystem):  # type: ignore[misc]
+class PoolFileSystem(AbstractFileSystem):  # type: ignore[misc]
     """An fsspec filesystem over memcatalog's pools.
 
     Example:
@@ -51,17 +49,11 @@ class MemCatalogFileSystem(AbstractFileSystem):  # type: ignore[misc]
         return paths.normalize(str(path))
 
     def unstrip_protocol(self, name: str) -> str:
-        return f"{PROTOCOL}://{name}"
+        return urls.from_path(self._strip_protocol(name))
 
     # ---- pool lookup ------------------------------------------------------
     def _locate(self, path: str, *, create: bool = False) -> tuple[Pool, str]:
-        pool_name, key = paths.split_pool(self._strip_protocol(path))
-        if not pool_name:
-            raise IsADirectoryError(errno.EISDIR, "the memcat:// root lists pools; it holds no files", path)
-        pool = get_pool(pool_name) if create else find_pool(pool_name)
-        if pool is None:
-            raise FileNotFoundError(errno.ENOENT, f"no pool named {pool_name!r} in this process", path)
-        return pool, key
+        return locate(path, create=create)
 
     # ---- reading ---------------------------------------------------------------
     def info(self, path: str, **kwargs: Any) -> dict[str, Any]:
@@ -136,7 +128,7 @@ class MemCatalogFileSystem(AbstractFileSystem):  # type: ignore[misc]
         **kwargs: Any,
     ) -> io.RawIOBase:
         if mode == "rb":
-            return BufferFile(self.read_buffer(path), self.unstrip_protocol(self._strip_protocol(path)))
+            return BufferFile(self.read_buffer(path), self.unstrip_protocol(path))
         if mode not in ("wb", "xb", "ab"):
             raise ValueError(f"unsupported mode {mode!r} for memcat:// (use rb, wb, xb or ab)")
         pool, key = self._locate(path, create=True)
@@ -222,163 +214,8 @@ class MemCatalogFileSystem(AbstractFileSystem):  # type: ignore[misc]
         pool.rmdir(key)
 
 
-class BufferFile(io.RawIOBase):
-    """A read-only file over one stored buffer. Every open has its own position."""
-
-    def __init__(self, buffer: pa.Buffer, name: str) -> None:
-        super().__init__()
-        self.buffer = buffer
-        self._view = memoryview(buffer).cast("B")
-        self.size = len(self._view)
-        self.name = name
-        self.path = name
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        bases = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.size}
-        if whence not in bases:
-            raise ValueError(f"invalid whence ({whence!r}, should be {io.SEEK_SET}, {io.SEEK_CUR} or {io.SEEK_END})")
-        base = bases[whence]
-        if base + offset < 0:
-            raise OSError(errno.EINVAL, "negative seek position", self.name)
-        self._pos = base + offset
-        return self._pos
-
-    def read(self, size: int | None = -1) -> bytes:
-        if self.closed:
-            raise ValueError("I/O operation on closed file")
-        end = self.size if size is None or size < 0 else min(self._pos + size, self.size)
-        out = self._view[self._pos : end].tobytes() if end > self._pos else b""
-        self._pos = max(self._pos, end)
-        return out
-
-    def readall(self) -> bytes:
-        return self.read(-1)
-
-    def readinto(self, b: Any) -> int:
-        target = memoryview(b).cast("B")
-        n = max(min(len(target), self.size - self._pos), 0)
-        target[:n] = self._view[self._pos : self._pos + n]
-        self._pos += n
-        return n
-
-    def close(self) -> None:
-        self._view.release()
-        super().close()
-
-
-class WriteFile(io.RawIOBase):
-    """A streaming write into a pool: published on a clean close, discarded otherwise."""
-
-    def __init__(self, writer: PoolWriter, *, autocommit: bool = True) -> None:
-        super().__init__()
-        self._writer = writer
-        # fsspec's OpenFile closes its files on the way out of a failed with-block without saying
-        # why; see _leaving_failed_open_file.
-        self._exception_at_open = sys.exc_info()[1]
-        self.autocommit = autocommit
-        self.path = self.name = writer.pool._url(writer.key)
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: Any) -> int:
-        if self.closed:
-            raise ValueError("I/O operation on closed file")
-        return self._writer.write(data)
-
-    def tell(self) -> int:
-        return self._writer.tell()
-
-    def close(self) -> None:
-        if self.closed:
-            return
-        if _leaving_failed_open_file(self._exception_at_open):
-            self.discard()
-            return
-        try:
-            # A writer that already failed (quota) stays discarded.
-            if self.autocommit and not self._writer.closed:
-                self._writer.commit()
-        finally:
-            super().close()
-
-    def commit(self) -> None:
-        """Publish a file written inside ``fs.transaction``."""
-        self._writer.commit()
-
-    def discard(self) -> None:
-        """Drop a file written inside ``fs.transaction``."""
-        self._writer.abort()
-        super().close()
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if exc_type is not None:
-            self.discard()
-        else:
-            self.close()
-
-    def __del__(self) -> None:
-        # Never publish from garbage collection: an unclosed writer is an abandoned one.
-        writer = getattr(self, "_writer", None)
-        if writer is not None:
-            writer.abort()
-
-
-class TextWriteFile(io.TextIOWrapper):
-    """Text over a :class:`WriteFile`, with its rules: a failed with-block or garbage collection discards, close publishes."""
-
-    def __init__(self, raw: WriteFile, **text: Any) -> None:
-        super().__init__(raw, **text)  # a raw file, as fsspec's own text mode wraps it
-        self._raw = raw
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if exc_type is not None:
-            self._raw.discard()  # the wrapper then sees a closed file and flushes nothing
-        super().__exit__(exc_type, exc, tb)
-
-    def __del__(self) -> None:
-        # Never publish from garbage collection (io's finalizer would close, and so publish).
-        raw = getattr(self, "_raw", None)
-        if raw is not None and not raw.closed:
-            raw.discard()
-
-
 def _is_within(key: str, directory: str) -> bool:
     return key == directory or not directory or key.startswith(directory + "/")
-
-
-_OPEN_FILE_EXIT = OpenFile.__exit__.__code__
-
-
-def _leaving_failed_open_file(exception_at_open: BaseException | None) -> bool:
-    """Whether ``close()`` is fsspec's ``OpenFile.__exit__`` leaving a with-block on an exception.
-
-    ``with fsspec.open(url, "wb") as f:`` ends in ``OpenFile.__exit__``, which calls ``close()``
-    and never says that the block failed: an exception being handled there that was not already
-    being handled at open means it did. Any other ``close()`` (an explicit one, even inside an
-    ``except:`` block) publishes.
-    """
-    failing = sys.exc_info()[1]
-    if failing is None or failing is exception_at_open:
-        return False
-    frame: FrameType | None = sys._getframe(2)  # our caller's caller: OpenFile.close, then OpenFile.__exit__
-    for _ in range(4):
-        if frame is None:
-            return False
-        if frame.f_code is _OPEN_FILE_EXIT:
-            return True
-        frame = frame.f_back
-    return False
 
 
 class PoolTransaction(Transaction):  # type: ignore[misc]
@@ -390,7 +227,7 @@ class PoolTransaction(Transaction):  # type: ignore[misc]
     the error raised.
     """
 
-    fs: MemCatalogFileSystem | None
+    fs: PoolFileSystem | None
 
     def complete(self, commit: bool = True) -> None:
         files: list[Any] = list(self.files)
@@ -426,7 +263,11 @@ def _discard_all(files: list[Any]) -> None:
             logger.debug("discarding a deferred file failed", exc_info=True)
 
 
-MemCatalogFileSystem.transaction_type = PoolTransaction
+PoolFileSystem.transaction_type = PoolTransaction
+
+# The earlier name (it serves pools, not catalogs). Kept without a warning here, because installed
+# fsspec entry points name it; ``memcatalog.MemCatalogFileSystem`` warns.
+MemCatalogFileSystem = PoolFileSystem
 
 
 def _check_publishable(files: list[WriteFile]) -> None:
@@ -434,13 +275,13 @@ def _check_publishable(files: list[WriteFile]) -> None:
     new_files: set[tuple[str, str]] = set()  # what publishing the files before this one adds
     new_dirs: set[tuple[str, str]] = set()
     for f in files:
-        pool, key = f._writer.pool, f._writer.key
+        pool, key = f.writer.pool, f.writer.key
         if pool.is_dir(key) or (pool.name, key) in new_dirs:
             raise IsADirectoryError(errno.EISDIR, "Is a directory", f.path)
         for d in paths.ancestors(key):
             if pool.entry(d) is not None or (pool.name, d) in new_files:
-                raise NotADirectoryError(errno.ENOTDIR, "Not a directory", pool._url(d))
-        if f._writer.exclusive and (pool.entry(key) is not None or (pool.name, key) in new_files):
+                raise NotADirectoryError(errno.ENOTDIR, "Not a directory", urls.build(pool.name, d))
+        if f.writer.exclusive and (pool.entry(key) is not None or (pool.name, key) in new_files):
             raise FileExistsError(errno.EEXIST, "File exists", f.path)
         new_files.add((pool.name, key))
         new_dirs.update((pool.name, d) for d in paths.ancestors(key))

@@ -1,18 +1,22 @@
-"""Normalising memcat:// paths: one place decides what a path may look like."""
+"""Normalising paths inside pools: what a ``pool/key`` path may look like.
+
+Turning URLs into pools and keys, and back, is :mod:`memcatalog.urls`'s job; this module is the
+string arithmetic below it.
+"""
 
 from __future__ import annotations
 
 import errno
 
-from memcatalog.config import SCHEME_PREFIX
+from memcatalog.config import CHAINED_PREFIX, SCHEME_PREFIX
 
 
 def strip_scheme(url: str) -> str:
     """``memcat://pool/a/b`` -> ``pool/a/b`` (other forms are returned unchanged)."""
     if url.startswith(SCHEME_PREFIX):
         return url[len(SCHEME_PREFIX) :]
-    if url.startswith("memcat::"):
-        return url[len("memcat::") :]
+    if url.startswith(CHAINED_PREFIX):
+        return url[len(CHAINED_PREFIX) :]
     return url
 
 

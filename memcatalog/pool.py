@@ -14,10 +14,11 @@ import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import NamedTuple
 
 import pyarrow as pa
 
-from memcatalog import paths
+from memcatalog import paths, urls
 from memcatalog.config import DEFAULT_ALERT_THRESHOLDS, DEFAULT_QUOTA, format_size, parse_size
 from memcatalog.errors import QuotaExceededError
 
@@ -34,6 +35,13 @@ class FileEntry:
     @property
     def size(self) -> int:
         return int(self.buffer.size)
+
+
+class Usage(NamedTuple):
+    """Bytes and files stored under one place (a directory, a table, a namespace); unpacks as ``(bytes, files)``."""
+
+    bytes: int
+    files: int
 
 
 @dataclass(frozen=True)
@@ -187,6 +195,9 @@ class Pool:
         with self._lock:
             if key in self._files:
                 raise FileExistsError(self._url(key))
+            for d in paths.ancestors(key):  # a directory under a file would make it both
+                if d in self._files:
+                    raise NotADirectoryError(errno.ENOTDIR, "Not a directory", self._url(d))
             if key in self._dirs:
                 if not exist_ok:
                     raise FileExistsError(self._url(key))
@@ -260,12 +271,12 @@ class Pool:
             a = self._acct
             return PoolStats(self.name, self._quota, a.used, a.reserved, a.peak, len(self._files))
 
-    def usage(self, prefix: str = "") -> tuple[int, int]:
+    def usage(self, prefix: str = "") -> Usage:
         """(bytes, files) stored at or below directory ``prefix``."""
         with self._lock:
             start = prefix.rstrip("/") + "/" if prefix else ""
             sizes = [e.size for k, e in self._files.items() if k.startswith(start)]
-        return sum(sizes), len(sizes)
+        return Usage(sum(sizes), len(sizes))
 
     def reset_peak(self) -> None:
         with self._lock:
@@ -304,7 +315,7 @@ class Pool:
 
     # ---- internals ------------------------------------------------------
     def _url(self, key: str) -> str:
-        return f"memcat://{self.name}/{key}"
+        return urls.build(self.name, key)
 
     def _reserve(self, n: int, key: str, alerts: list[PressureAlert] | None = None) -> None:
         """Reserve ``n`` bytes for ``key``; with ``alerts`` given, pressure alerts are left there to fire later."""
@@ -567,13 +578,36 @@ def get_pool(name: str, *, create: bool = True, quota: int | str | None = None) 
         pool = _POOLS.get(name)
         if pool is None:
             if not create:
-                raise FileNotFoundError(f"memcat://{name}/ (no pool named {name!r} in this process)")
+                raise FileNotFoundError(f"{urls.build(name)} (no pool named {name!r} in this process)")
             pool = _POOLS[name] = Pool(name, DEFAULT_QUOTA if quota is None else quota)
         return pool
 
 
 def find_pool(name: str) -> Pool | None:
     return _POOLS.get(name)
+
+
+def locate(url: str, *, create: bool = False) -> tuple[Pool, str]:
+    """The pool and key behind a pool URL (see :mod:`memcatalog.urls`); ``create`` makes a missing pool.
+
+    The one lookup the filesystem, the FileIO, the catalog and transfers share.
+
+    Raises:
+        IsADirectoryError: the URL is the root of ``memcat://`` (which lists pools, and holds no files).
+        FileNotFoundError: the pool does not exist in this process (and ``create`` is false).
+    """
+    pool_name, key = urls.parse(url)
+    if not pool_name:
+        raise IsADirectoryError(errno.EISDIR, "the memcat:// root lists pools; it holds no files", url)
+    pool = get_pool(pool_name) if create else find_pool(pool_name)
+    if pool is None:
+        raise FileNotFoundError(
+            errno.ENOENT,
+            f"no pool named {pool_name!r} in this process: memcat:// data lives only in the memory "
+            "of the process that wrote it",
+            url,
+        )
+    return pool, key
 
 
 def list_pools() -> list[str]:

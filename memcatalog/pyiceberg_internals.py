@@ -17,8 +17,10 @@ an existing one.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,7 +29,16 @@ from typing import TYPE_CHECKING, Any
 
 from pyiceberg.catalog import Catalog, MetastoreCatalog
 from pyiceberg.io import FileIO, OutputFile
-from pyiceberg.manifest import ManifestContent, ManifestWriter, ManifestWriterV2
+from pyiceberg.manifest import (
+    DATA_FILE_TYPE,
+    DEFAULT_READ_VERSION,
+    MANIFEST_LIST_FILE_SCHEMAS,
+    DataFile,
+    ManifestContent,
+    ManifestFile,
+    ManifestWriter,
+    ManifestWriterV2,
+)
 from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC, PartitionSpec
 from pyiceberg.schema import Schema
 from pyiceberg.serializers import ToOutputFile
@@ -50,6 +61,7 @@ if TYPE_CHECKING:
     from pyiceberg.table.update.sorting import UpdateSortOrder
     from pyiceberg.table.update.spec import UpdateSpec
     from pyiceberg.table.update.statistics import UpdateStatistics
+    from sqlalchemy import ColumnElement, Engine
 
 logger = logging.getLogger("memcatalog.pyiceberg_internals")
 
@@ -87,12 +99,13 @@ def table_row(catalog: SqlCatalog, namespace: str, table: str, metadata_location
     return dict(catalog._create_table_row(namespace, table, metadata_location))
 
 
-def table_type_filter(catalog: SqlCatalog) -> Any:
+def table_type_filter(catalog: SqlCatalog) -> ColumnElement[bool] | None:
     """SqlCatalog's WHERE clause that keeps views (iceberg_type VIEW) out of table lookups, or None on v0 schemas.
 
     Why: views share ``iceberg_tables`` with tables (the JDBC catalog's layout).
     """
-    return catalog._iceberg_type_filter()
+    found: ColumnElement[bool] | None = catalog._iceberg_type_filter()
+    return found
 
 
 def schema_version(catalog: SqlCatalog) -> str:
@@ -724,10 +737,7 @@ from pyiceberg.avro.file import AvroOutputFile  # noqa: E402
 from pyiceberg.avro.reader import Reader  # noqa: E402
 from pyiceberg.avro.resolver import resolve_reader  # noqa: E402
 from pyiceberg.manifest import (  # noqa: E402
-    DEFAULT_READ_VERSION,
-    MANIFEST_LIST_FILE_SCHEMAS,
     UNASSIGNED_SEQ,
-    ManifestFile,
     ManifestListWriter,
     ManifestListWriterV1,
     ManifestListWriterV2,
@@ -1230,6 +1240,126 @@ if SNAPSHOT_INDEX.problem:  # pragma: no cover - exercised only by a changed pyi
 install_snapshot_index()
 
 # ===================================================================================== end of snapshot lookup
+
+
+# =====================================================================================
+# Section: the catalog and the writer (issue 14)
+#
+# What MemCatalog and TableWriter need beyond pyiceberg's public API, each wrapped once:
+#   - SqlCatalog.__init__ is bypassed: MetastoreCatalog.__init__ + SqlCatalog._init_catalog
+#     (init_sql_catalog);
+#   - Catalog._convert_schema_if_needed (to_iceberg_schema);
+#   - MetastoreCatalog._write_metadata, overridden (MetadataWriteHook);
+#   - pyiceberg.io.pyarrow._dataframe_to_data_files (write_data_files).
+# The catalog also uses table_type_filter and resolve_table_location from the REST section.
+# Everything else goes through public API: pyiceberg.io.load_file_io (not
+# Catalog._load_file_io), SqlCatalog.create_table (MemCatalog delegates to it).
+# =====================================================================================
+
+
+def init_sql_catalog(
+    catalog: SqlCatalog, name: str, properties: Properties, engine: Callable[[Properties], Engine]
+) -> None:
+    """Do what ``SqlCatalog.__init__`` does, with ``engine(properties)`` as the registry's engine.
+
+    Why: ``SqlCatalog.__init__`` builds its engine with a bare ``create_engine(uri)`` and creates
+    the registry tables in it. MemCatalog needs its own engine (one shared connection for an
+    in-memory SQLite registry, a busy timeout, pre-ping for servers); letting SqlCatalog build
+    one first would open a second connection pool and, for ``sqlite:///:memory:``, create the
+    tables in a database nobody uses. Private name used: ``SqlCatalog._init_catalog`` (detects
+    the registry's schema version, creates the tables). The contract test checks that
+    SqlCatalog's own ``__init__`` sets nothing this leaves out.
+    """
+    MetastoreCatalog.__init__(catalog, name, **properties)
+    catalog.engine = engine(catalog.properties)
+    catalog._init_catalog()
+
+
+def to_iceberg_schema(schema: Schema | pa.Schema, format_version: int = 2) -> Schema:
+    """An Arrow schema as the Iceberg schema ``create_table`` would give the table (an Iceberg schema as is).
+
+    Why: pyiceberg has no public conversion of an Arrow schema without field ids (its public
+    ``pyarrow_to_schema`` needs ids or a name mapping); ``create_table`` and ``create_view``
+    use ``Catalog._convert_schema_if_needed``, which assigns fresh ids and honours the
+    nanosecond-downcast setting. MemCatalog converts first so that a bad schema is reported
+    before anything else, as SqlCatalog does.
+    """
+    converted: Schema = Catalog._convert_schema_if_needed(schema, format_version)  # type: ignore[arg-type]
+    return converted
+
+
+class MetadataWriteHook(MetastoreCatalog):
+    """Mixin: every table metadata file pyiceberg's catalog code writes goes through :meth:`write_metadata_file`.
+
+    Why: ``create_table``, ``commit_table`` and create-table transactions write metadata files
+    through the private static ``MetastoreCatalog._write_metadata``; pyiceberg offers no public
+    hook. MemCatalog serializes them its own way, caches what it wrote, and frees the file when
+    the registry does not take it.
+    """
+
+    @override
+    def _write_metadata(self, metadata: TableMetadata, io: FileIO, metadata_path: str) -> None:  # type: ignore[override]
+        self.write_metadata_file(metadata, io, metadata_path)
+
+    def write_metadata_file(self, metadata: TableMetadata, io: FileIO, metadata_path: str) -> None:
+        """Write one table metadata file; pyiceberg's own serializer unless overridden."""
+        ToOutputFile.table_metadata(metadata, io.new_output(metadata_path))
+
+
+def write_data_files(
+    metadata: TableMetadata, data: pa.Table, io: FileIO, write_uuid: uuid.UUID, counter: itertools.count[int]
+) -> list[DataFile]:
+    """Write ``data`` as Parquet data files of the table (target size, partitions, properties) without committing.
+
+    Why: TableWriter writes files as its buffer fills and commits them all in one snapshot at
+    the end (bounded memory); pyiceberg's public ``Table.append`` writes and commits in one
+    step. The writing step alone is the private ``pyiceberg.io.pyarrow._dataframe_to_data_files``.
+    """
+    from pyiceberg.io.pyarrow import _dataframe_to_data_files
+
+    return list(_dataframe_to_data_files(metadata, data, io, write_uuid, counter))
+
+
+def default_table_location(catalog: Catalog, namespace: str, table: str) -> str | None:
+    """Where ``catalog`` would put a new table by default, or None when it has no such notion (a REST catalog).
+
+    Why: an export into any pyiceberg catalog writes the files before it registers the table,
+    so it needs the location ``create_table`` would choose; ``MetastoreCatalog`` decides it in
+    the private ``_resolve_table_location``.
+    """
+    resolve = getattr(catalog, "_resolve_table_location", None)
+    return None if resolve is None else str(resolve(None, namespace, table))
+
+
+def data_file_with(data_file: DataFile, **changes: Any) -> DataFile:
+    """A copy of a data file read from a manifest, with ``changes`` (``file_path=...``) applied.
+
+    Public constructors only (``DataFile.from_args``): pyiceberg's records are positional, with
+    read-only properties, and setting a field by position would break silently when a release
+    reorders them. Rests on: every field of ``DATA_FILE_TYPE[DEFAULT_READ_VERSION]`` (the layout
+    pyiceberg reads manifests with) is a property of that name; the contract test checks it.
+    """
+    fields = {f.name: getattr(data_file, f.name) for f in DATA_FILE_TYPE[DEFAULT_READ_VERSION].fields}
+    unknown = set(changes) - set(fields)
+    if unknown:
+        raise ValueError(f"DataFile has no field {sorted(unknown)[0]!r}")
+    copy = DataFile.from_args(DEFAULT_READ_VERSION, **{**fields, **changes})
+    spec_id = getattr(data_file, "spec_id", None)  # set by pyiceberg when it reads a manifest, outside the record
+    if spec_id is not None:
+        copy.spec_id = spec_id
+    return copy
+
+
+def manifest_file_with(manifest: ManifestFile, **changes: Any) -> ManifestFile:
+    """A copy of a manifest list entry with ``changes`` (``manifest_path=...``) applied; as :func:`data_file_with`."""
+    fields = {f.name: getattr(manifest, f.name) for f in MANIFEST_LIST_FILE_SCHEMAS[DEFAULT_READ_VERSION].fields}
+    unknown = set(changes) - set(fields)
+    if unknown:
+        raise ValueError(f"ManifestFile has no field {sorted(unknown)[0]!r}")
+    return ManifestFile.from_args(DEFAULT_READ_VERSION, **{**fields, **changes})
+
+
+# ===================================================================================== end of the catalog and the writer
 
 
 # =====================================================================================

@@ -7,13 +7,15 @@ pyiceberg's SqlCatalog can read a memcatalog registry.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 from pyiceberg.catalog.sql import IcebergTables
-from sqlalchemy import Engine, create_engine, delete, event, insert, select, update
+from sqlalchemy import ColumnElement, Engine, create_engine, delete, event, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import QueuePool
+
+TypeFilter: TypeAlias = "ColumnElement[bool] | None"  # which rows of iceberg_tables: tables, views, or (v0 schema) all
 
 
 def is_memory_sqlite(uri: str) -> bool:
@@ -59,7 +61,7 @@ def create_registry_engine(
     return engine
 
 
-def metadata_location(engine: Engine, catalog: str, namespace: str, table: str, type_filter: Any) -> str | None:
+def metadata_location(engine: Engine, catalog: str, namespace: str, table: str, type_filter: TypeFilter) -> str | None:
     """The current metadata location of one table: a plain SELECT, ~10x cheaper than loading the ORM row."""
     stmt = select(IcebergTables.metadata_location).where(
         IcebergTables.catalog_name == catalog,
@@ -75,7 +77,7 @@ def metadata_location(engine: Engine, catalog: str, namespace: str, table: str, 
     return str(row[0]) if row[0] is not None else ""
 
 
-def all_tables(engine: Engine, catalog: str, type_filter: Any) -> list[tuple[str, str, str | None]]:
+def all_tables(engine: Engine, catalog: str, type_filter: TypeFilter) -> list[tuple[str, str, str | None]]:
     """(namespace, table, metadata location) of every table of one catalog."""
     stmt = select(IcebergTables.table_namespace, IcebergTables.table_name, IcebergTables.metadata_location).where(
         IcebergTables.catalog_name == catalog
@@ -126,7 +128,7 @@ def swap_locations(
 VIEW_TYPE = "VIEW"
 
 
-def view_filter() -> Any:
+def view_filter() -> ColumnElement[bool]:
     return IcebergTables.iceberg_type == VIEW_TYPE
 
 
@@ -148,7 +150,7 @@ def insert_view(engine: Engine, catalog: str, namespace: str, view: str, metadat
     return True
 
 
-def _view_row(catalog: str, namespace: str, view: str) -> Any:
+def _view_row(catalog: str, namespace: str, view: str) -> ColumnElement[bool]:
     return (
         (IcebergTables.catalog_name == catalog)
         & (IcebergTables.table_namespace == namespace)

@@ -13,20 +13,20 @@ import logging
 import socket
 import threading
 import warnings
-from types import TracebackType
-from typing import Any
+from types import ModuleType, TracebackType
+from typing import TYPE_CHECKING
 
-from memcatalog.errors import MemcatalogError
+from memcatalog.errors import ServerStartError as ServerStartError  # defined with every other error
+
+if TYPE_CHECKING:
+    import uvicorn
+    from starlette.types import ASGIApp
 
 logger = logging.getLogger("memcatalog.serving")
 
 LOOPBACK_HOST = "127.0.0.1"
 STARTUP_TIMEOUT_SECONDS = 30.0  # a server that has not started by then is reported as failed
 INSTALL_HINT = "serving needs starlette and uvicorn: pip install 'memcatalog[serve]'"
-
-
-class ServerStartError(MemcatalogError, RuntimeError):
-    """A background server could not start (port taken, app failed at startup)."""
 
 
 def is_loopback(host: str) -> bool:
@@ -49,7 +49,7 @@ def check_host(host: str, *, what: str) -> None:
         )
 
 
-def _uvicorn() -> Any:
+def _uvicorn() -> ModuleType:
     try:
         import uvicorn
     except ImportError as e:
@@ -83,14 +83,16 @@ class BackgroundServer:
         name: thread name and log label.
     """
 
-    def __init__(self, app: Any, host: str = LOOPBACK_HOST, port: int = 0, *, name: str = "memcatalog-server") -> None:
-        uvicorn = _uvicorn()
+    def __init__(
+        self, app: ASGIApp, host: str = LOOPBACK_HOST, port: int = 0, *, name: str = "memcatalog-server"
+    ) -> None:
+        server = _uvicorn()  # imported here: the serve extra is optional
         self.name = name
         self._socket = _bind(host, port)
         self.host = host
         self.port = int(self._socket.getsockname()[1])
-        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=5)
-        self._server: Any = uvicorn.Server(config)
+        config = server.Config(app, log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=5)
+        self._server: uvicorn.Server = server.Server(config)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()

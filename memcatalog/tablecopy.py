@@ -31,20 +31,32 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pyiceberg.catalog import Catalog
-from pyiceberg.exceptions import TableAlreadyExistsError
+from pyiceberg.exceptions import CommitStateUnknownException, TableAlreadyExistsError
 from pyiceberg.io import FileIO, InputFile, OutputFile, OutputStream, load_file_io
-from pyiceberg.manifest import DataFileContent, ManifestContent, ManifestFile, write_manifest, write_manifest_list
+from pyiceberg.manifest import (
+    DataFile,
+    DataFileContent,
+    ManifestContent,
+    ManifestFile,
+    write_manifest,
+    write_manifest_list,
+)
 from pyiceberg.serializers import FromInputFile, ToOutputFile
 from pyiceberg.table import Table
 from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.typedef import Identifier
 
 from memcatalog.catalog import MemCatalog
-from memcatalog.config import format_size
+from memcatalog.config import COPY_CHUNK_BYTES, FILE_IO_IMPL, PY_IO_IMPL, format_size
 from memcatalog.errors import QuotaExceededError
-from memcatalog.pyiceberg_internals import delete_manifest_writer
+from memcatalog.pyiceberg_internals import (
+    data_file_with,
+    default_table_location,
+    delete_manifest_writer,
+    manifest_file_with,
+    resolve_table_location,
+)
 
-CHUNK = 8 * 2**20  # bytes copied per read
 Progress = Callable[[int], None]
 _FILE_PATH_FIELD_ID = 2147483546  # the spec's reserved id of a positional delete file's file_path column
 
@@ -108,7 +120,7 @@ class _Copier:
             return self.copied[old].path
         new = self.new_path(old)
         with self.src_io.new_input(old).open() as src, self.output(new).create() as dst:
-            while chunk := src.read(CHUNK):
+            while chunk := src.read(COPY_CHUNK_BYTES):
                 dst.write(chunk)
                 self._count(len(chunk))
         self.copied[old] = _Copied(new)
@@ -124,6 +136,8 @@ class _Copier:
         column = deletes.schema.get_field_index("file_path")
         renamed = pa.array([self.new_path(p) for p in deletes.column(column).to_pylist()], pa.string())
         rewritten = deletes.set_column(column, deletes.schema.field(column), renamed)
+        if "pos" in rewritten.column_names:  # the spec orders rows by path, then position
+            rewritten = rewritten.sort_by([("file_path", "ascending"), ("pos", "ascending")])
         with self.output(new).create() as dst:
             pq.write_table(rewritten, dst)
             size = dst.tell()
@@ -137,19 +151,17 @@ class _Copier:
         if self.progress:
             self.progress(n)
 
-    def copy_content(self, data_file: Any) -> None:
-        """Copy the file an entry names and point the entry at the copy."""
+    def copy_content(self, data_file: DataFile) -> DataFile:
+        """Copy the file an entry names; the entry's data file, pointing at the copy."""
         if data_file.content != DataFileContent.POSITION_DELETES:
-            _set(data_file, "file_path", self.copy_bytes(data_file.file_path))
-            return
+            return data_file_with(data_file, file_path=self.copy_bytes(data_file.file_path))
         copied = self.copy_positional_deletes(data_file.file_path)
+        changes: dict[str, Any] = {"file_size_in_bytes": copied.size, "split_offsets": None, "file_path": copied.path}
         for bounds, value in (("lower_bounds", copied.lower), ("upper_bounds", copied.upper)):
             old = getattr(data_file, bounds)
             if old and _FILE_PATH_FIELD_ID in old:  # readers match delete files to data files by these
-                _set(data_file, bounds, {**old, _FILE_PATH_FIELD_ID: value})
-        _set(data_file, "file_size_in_bytes", copied.size)
-        _set(data_file, "split_offsets", None)
-        _set(data_file, "file_path", copied.path)
+                changes[bounds] = {**old, _FILE_PATH_FIELD_ID: value}
+        return data_file_with(data_file, **changes)
 
     def copy_manifest(self, manifest: ManifestFile, snapshot_id: int) -> ManifestFile:
         if manifest.manifest_path in self.manifests:
@@ -160,19 +172,20 @@ class _Copier:
         output = self.output(new_path)
         entries = manifest.fetch_manifest_entry(self.src_io, discard_deleted=False)
         added_by = manifest.added_snapshot_id if manifest.added_snapshot_id is not None else snapshot_id
+        for entry in entries:  # before the manifest is opened: a failure must not leave it half written
+            if entry.status.name == "DELETED":  # the file is gone from the table; only its new name is kept
+                entry.data_file = data_file_with(entry.data_file, file_path=self.new_path(entry.data_file.file_path))
+            else:
+                entry.data_file = self.copy_content(entry.data_file)
         if manifest.content == ManifestContent.DELETES:
             writer = delete_manifest_writer(self.md.format_version, spec, schema, output, added_by)
         else:
             writer = write_manifest(self.md.format_version, spec, schema, output, added_by, "deflate")
         with writer as w:
             for entry in entries:
-                if entry.status.name == "DELETED":  # the file is gone from the table; only its new name is kept
-                    _set(entry.data_file, "file_path", self.new_path(entry.data_file.file_path))
-                else:
-                    self.copy_content(entry.data_file)
                 w.add_entry(entry)
         written = w.to_manifest_file()
-        copied = _with(manifest, manifest_path=new_path, manifest_length=written.manifest_length)
+        copied = manifest_file_with(manifest, manifest_path=new_path, manifest_length=written.manifest_length)
         self.manifests[manifest.manifest_path] = copied
         return copied
 
@@ -222,26 +235,6 @@ class _Copied:
     upper: bytes = b""
 
 
-# pyiceberg's Records expose these fields as read-only properties over positions.
-_DATA_FILE = {"file_path": 1, "file_size_in_bytes": 5, "lower_bounds": 10, "upper_bounds": 11, "split_offsets": 13}
-_MANIFEST_POSITIONS = {"manifest_path": 0, "manifest_length": 1}
-
-
-def _set(record: Any, name: str, value: Any, positions: dict[str, int] = _DATA_FILE) -> None:
-    record[positions[name]] = value
-    if getattr(record, name) != value:
-        raise RuntimeError(f"pyiceberg's {type(record).__name__} layout changed: cannot set {name}")
-
-
-def _with(manifest: ManifestFile, **changes: Any) -> ManifestFile:
-    from copy import deepcopy
-
-    out = deepcopy(manifest)
-    for name, value in changes.items():
-        _set(out, name, value, _MANIFEST_POSITIONS)
-    return out
-
-
 def copy_table(
     metadata: TableMetadata, src_io: FileIO, dst_io: FileIO, target_location: str, progress: Progress | None = None
 ) -> CopyResult:
@@ -289,10 +282,10 @@ def import_table(
     if isinstance(source, Table):
         metadata, src_io = source.metadata, source.io
     else:
-        src_io = load_file_io(catalog.properties | {"py-io-impl": "memcatalog.fileio.MemFileIO"}, source)
+        src_io = load_file_io(catalog.properties | {PY_IO_IMPL: FILE_IO_IMPL}, source)
         metadata = FromInputFile.table_metadata(src_io.new_input(source))
     ns = Catalog.namespace_to_string(Catalog.namespace_from(identifier))
-    target = catalog._resolve_table_location(None, ns, Catalog.table_name_from(identifier))
+    target = resolve_table_location(catalog, None, ns, Catalog.table_name_from(identifier))
     _refuse_existing(catalog, identifier)
     needed = total_bytes(metadata, src_io)
     stats = catalog.pool.stats()
@@ -328,10 +321,7 @@ def export_table(
     name = target_identifier or identifier
     _refuse_existing(target_catalog, name)
     ns = Catalog.namespace_from(name)
-    created: Identifier | None = None
-    if not target_catalog.namespace_exists(ns):
-        target_catalog.create_namespace(ns)  # its properties decide the default location
-        created = ns
+    created = _create_namespace(target_catalog, ns)  # its properties decide the default location
     try:
         target = location or _default_location(target_catalog, name)
         _check_local_space(target, total_bytes(source.metadata, source.io))
@@ -370,11 +360,11 @@ def _check_local_space(target: str, needed: int) -> None:
 
 
 def _default_location(catalog: Catalog, identifier: str | Identifier) -> str:
-    resolve = getattr(catalog, "_resolve_table_location", None)
     ns = Catalog.namespace_to_string(Catalog.namespace_from(identifier))
-    if resolve is None:
+    location = default_table_location(catalog, ns, Catalog.table_name_from(identifier))
+    if location is None:
         raise ValueError(f"give location= for {type(catalog).__name__}: it has no default table location")
-    return str(resolve(None, ns, Catalog.table_name_from(identifier)))
+    return location
 
 
 def _register(
@@ -386,10 +376,60 @@ def _register(
 ) -> Table:
     try:
         return catalog.register_table(identifier, result.metadata_location)
-    except BaseException:
+    except BaseException as e:
+        registered = _registered_location(catalog, identifier)
+        if registered == result.metadata_location:
+            # The registry took it and only the answer was lost (or loading it back failed): the copy is complete.
+            if isinstance(e, Exception):
+                return catalog.load_table(identifier)
+            raise
+        if registered is _UNKNOWN:
+            raise CommitStateUnknownException(
+                f"registering {result.metadata_location} as {'.'.join(Catalog.identifier_to_tuple(identifier))} "
+                f"failed ({type(e).__name__}: {e}) and the registry cannot say whether it took it; the copied files "
+                f"stay in place: check the table, and if it is not registered delete {len(result.files)} files under "
+                f"{result.metadata_location.rsplit('/metadata/', 1)[0]} named with {_run_of(result)}"
+            ) from e
         delete_all(dst_io, result.files)
         _drop_created(catalog, created_namespace)
         raise
+
+
+_UNKNOWN = "<unknown>"
+
+
+def _registered_location(catalog: Catalog, identifier: str | Identifier) -> str | None:
+    """The metadata location the registry holds for ``identifier``; None when absent, _UNKNOWN when it cannot tell."""
+    try:
+        if not catalog.table_exists(identifier):
+            return None
+        return str(catalog.load_table(identifier).metadata_location)
+    except Exception:
+        return _UNKNOWN
+
+
+def _run_of(result: CopyResult) -> str:
+    return result.metadata_location.rsplit("/", 1)[-1].removeprefix("00000-").removesuffix(".metadata.json")
+
+
+def _create_namespace(catalog: Catalog, namespace: Identifier) -> Identifier | None:
+    """Create ``namespace`` if it is missing; returns it when this call created it (so a failure can drop it)."""
+    if catalog.namespace_exists(namespace):
+        return None
+    try:
+        catalog.create_namespace(namespace)
+    except BaseException:
+        if _namespace_exists(catalog, namespace):  # created, but the answer was lost
+            _drop_created(catalog, namespace)
+        raise
+    return namespace
+
+
+def _namespace_exists(catalog: Catalog, namespace: Identifier) -> bool:
+    try:
+        return catalog.namespace_exists(namespace)
+    except Exception:
+        return False
 
 
 def _drop_created(catalog: Catalog, namespace: Identifier | None) -> None:

@@ -9,7 +9,7 @@ publishes afterwards deletes itself, so a failed write leaves nothing behind.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from types import TracebackType
 
 from pyiceberg.io import FileIO, InputFile, OutputFile, OutputStream
 
@@ -131,7 +131,9 @@ class _TrackedStream:
     def __enter__(self) -> _TrackedStream:
         return self
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if exc_type is not None:
             self.discard()
         else:

@@ -10,6 +10,7 @@ pyiceberg has no models for).
 
 from __future__ import annotations
 
+import errno
 import time
 import uuid
 from typing import TYPE_CHECKING, Annotated, Literal
@@ -169,7 +170,15 @@ def create_view(
 def register_view(catalog: MemCatalog, identifier: str | Identifier, metadata_location: str) -> View:
     """Register an existing view metadata file (read first: an unreadable file leaves nothing behind)."""
     _check_registry(catalog)
-    metadata = _read(catalog, metadata_location)
+    try:
+        metadata = _read(catalog, metadata_location)
+    except FileNotFoundError as e:
+        raise FileNotFoundError(
+            errno.ENOENT,
+            f"cannot register view {'.'.join(Catalog.identifier_to_tuple(identifier))}: there is no file at "
+            f"{metadata_location}; give the location of an existing view metadata file",
+            metadata_location,
+        ) from e
     _add(catalog, identifier, metadata_location)
     return View(Catalog.identifier_to_tuple(identifier), metadata)
 

@@ -5,21 +5,23 @@ from __future__ import annotations
 import itertools
 import uuid
 from types import TracebackType
-from typing import Any
 
 import pyarrow as pa
 from pyiceberg.expressions import AlwaysTrue
-from pyiceberg.io.pyarrow import _dataframe_to_data_files
 from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table, TableProperties
+from pyiceberg.table.metadata import TableMetadata
 
-from memcatalog.config import parse_size
+from memcatalog.config import (
+    DEFAULT_COMPRESSION,
+    DEFAULT_TARGET_FILE_SIZE,
+    DEFAULT_WRITER_BUFFER_BYTES,
+    TARGET_FILE_SIZE_QUOTA_DIVISOR,
+    parse_size,
+)
+from memcatalog.pyiceberg_internals import write_data_files
 from memcatalog.tracking import TrackingFileIO
-from memcatalog.validate import Batch, validate
-
-DEFAULT_MAX_BUFFER_BYTES = 64 * 2**20  # bytes of Arrow data held before a flush
-DEFAULT_TARGET_FILE_SIZE = 128 * 2**20  # bytes; smaller when the pool is small
-DEFAULT_COMPRESSION = "zstd"
+from memcatalog.validation import Batch, validate
 
 
 class TableWriter:
@@ -47,7 +49,7 @@ class TableWriter:
         self,
         table: Table,
         *,
-        max_buffer_bytes: int | str = DEFAULT_MAX_BUFFER_BYTES,
+        max_buffer_bytes: int | str = DEFAULT_WRITER_BUFFER_BYTES,
         target_file_size: int | str | None = None,
         compression: str = DEFAULT_COMPRESSION,
         row_group_size: int | None = None,
@@ -79,7 +81,11 @@ class TableWriter:
     def _default_target(self) -> int:
         catalog = getattr(self.table, "catalog", None)
         pool = getattr(catalog, "pool", None)
-        return min(DEFAULT_TARGET_FILE_SIZE, pool.quota // 4) if pool is not None else DEFAULT_TARGET_FILE_SIZE
+        return (
+            min(DEFAULT_TARGET_FILE_SIZE, pool.quota // TARGET_FILE_SIZE_QUOTA_DIVISOR)
+            if pool is not None
+            else DEFAULT_TARGET_FILE_SIZE
+        )
 
     # ---- the public api -------------------------------------------------------
     def write(self, data: Batch) -> int:
@@ -106,9 +112,7 @@ class TableWriter:
             return
         data = pa.concat_tables(self._buffer)
         self._buffer, self._buffered_bytes = [], 0
-        self._pending.extend(
-            _dataframe_to_data_files(self._metadata(), data, self._io, self._write_uuid, self._counter)
-        )
+        self._pending.extend(write_data_files(self._metadata(), data, self._io, self._write_uuid, self._counter))
         if self.commit_every_files and len(self._pending) >= self.commit_every_files:
             self._commit_pending()
 
@@ -148,7 +152,7 @@ class TableWriter:
             self.abort()
 
     # ---- internals --------------------------------------------------------------
-    def _metadata(self) -> Any:
+    def _metadata(self) -> TableMetadata:
         props = dict(self.table.metadata.properties)
         props[TableProperties.PARQUET_COMPRESSION] = self.compression
         props[TableProperties.WRITE_TARGET_FILE_SIZE_BYTES] = str(self.target_file_size)

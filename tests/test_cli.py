@@ -89,15 +89,14 @@ def test_shell_error_is_one_line_and_nonzero(tmp_path: Path) -> None:
     assert missing.exit_code == 1 and "no such file" in missing.output
 
 
-def test_shell_interactive_session(tmp_path: Path) -> None:
+def test_shell_piped_session(tmp_path: Path) -> None:
     parquet, _ = _files(tmp_path)
-    script = f".load {parquet} db.t\nSELECT max(id) AS m FROM db.t\n.usage\n.bogus\n.quit\n"
+    script = f".load {parquet} db.t\nSELECT max(id) AS m\n  FROM db.t;\n.usage\n.bogus\n.quit\n"
     out = CliRunner().invoke(main, ["shell"], input=script)
-    assert out.exit_code == 0, out.output
+    assert out.exit_code == 1, out.output  # a piped script stops at its first error
     assert "loaded 100 rows into db.t" in out.output
-    assert "99" in out.output
-    assert "unknown command .bogus" in out.output
-    assert "memcat [" in out.output  # the prompt shows pool usage
+    assert "99" in out.output and "quota" in out.output
+    assert "error: line 5: unknown command .bogus" in out.output
 
 
 def test_python_dash_m_works() -> None:

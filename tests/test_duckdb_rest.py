@@ -6,7 +6,6 @@ Every statement is checked by MemCatalog reading the same table directly.
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,13 +21,11 @@ from memcatalog import MemCatalog
 
 
 @pytest.fixture
-def cat() -> Iterator[MemCatalog]:
-    c = MemCatalog(f"d{uuid.uuid4().hex[:10]}")
-    c.create_namespace("db")
-    yield c
-    memcatalog.rest.stop_shared(c)
-    assert c.check(allow_unreferenced=True) == []
-    memcatalog.drop_pool(c.pool.name)
+def cat(memcatalog_catalog: MemCatalog) -> Iterator[MemCatalog]:
+    """The plugin's catalog (audited by the plugin) with a namespace ``db``; its shared REST server stopped after."""
+    memcatalog_catalog.create_namespace("db")
+    yield memcatalog_catalog
+    memcatalog.rest.stop_shared(memcatalog_catalog)
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ def test_every_error_class_lives_in_errors_is_exported_and_documented() -> None:
     classes = [
         c
         for _, c in inspect.getmembers(memcatalog.errors, inspect.isclass)
-        if issubclass(c, memcatalog.MemcatalogError) and c.__module__ == "memcatalog.errors"
+        if issubclass(c, memcatalog.MemCatalogError) and c.__module__ == "memcatalog.errors"
     ]
     assert {"SaveFormatError", "WriteAbortedError"} <= {c.__name__ for c in classes}
     text = DOCS.read_text()

@@ -19,7 +19,7 @@ from fsspec.implementations.local import LocalFileSystem
 from fsspec.implementations.memory import MemoryFileSystem
 
 import memcatalog
-from memcatalog import MemCatalogFileSystem
+from memcatalog import PoolFileSystem
 
 # --- behaviour shared with fsspec's MemoryFileSystem --------------------------
 
@@ -143,7 +143,7 @@ def test_paths_cannot_leave_their_pool(pool_name: str) -> None:
 
 
 def test_builtin_errors(pool_name: str) -> None:
-    fs = MemCatalogFileSystem()
+    fs = PoolFileSystem()
     fs.pipe_file(f"{pool_name}/d/f", b"1")
     with pytest.raises(FileNotFoundError):
         fs.cat_file(f"{pool_name}/missing")
@@ -160,7 +160,7 @@ def test_builtin_errors(pool_name: str) -> None:
 
 
 def test_append_created_and_modified(pool_name: str) -> None:
-    fs = MemCatalogFileSystem()
+    fs = PoolFileSystem()
     fs.pipe_file(f"{pool_name}/log", b"a")
     with fs.open(f"{pool_name}/log", "ab") as f:
         f.write(b"b")
@@ -171,7 +171,7 @@ def test_append_created_and_modified(pool_name: str) -> None:
 
 
 def test_copy_shares_bytes_and_move_keeps_accounting(pool_name: str) -> None:
-    fs = MemCatalogFileSystem()
+    fs = PoolFileSystem()
     fs.pipe_file(f"{pool_name}/a", b"12345")
     fs.cp(f"{pool_name}/a", f"{pool_name}/b")
     fs.mv(f"{pool_name}/b", f"{pool_name}/sub/c")
@@ -209,7 +209,7 @@ def test_pandas_round_trip_by_url(pool_name: str, table: pa.Table) -> None:
 
 
 def test_pyarrow_round_trip(pool_name: str, table: pa.Table) -> None:
-    fs = MemCatalogFileSystem()
+    fs = PoolFileSystem()
     pq.write_table(table, f"{pool_name}/pa/data.parquet", filesystem=fs)
     assert pq.read_table(f"{pool_name}/pa/data.parquet", filesystem=fs).equals(table)
     assert ds.dataset(f"{pool_name}/pa", filesystem=fs, format="parquet").to_table().equals(table)
@@ -218,7 +218,7 @@ def test_pyarrow_round_trip(pool_name: str, table: pa.Table) -> None:
 
 
 def test_duckdb_reads_and_writes_through_register_filesystem(pool_name: str, table: pa.Table) -> None:
-    fs = MemCatalogFileSystem()
+    fs = PoolFileSystem()
     pq.write_table(table, f"{pool_name}/duck/in.parquet", filesystem=fs)
     con = duckdb.connect()
     con.register_filesystem(fs)
@@ -248,8 +248,8 @@ def test_pool_is_process_wide_not_per_instance(pool_name: str) -> None:
 
 def test_ls_root_lists_pools(pool_name: str) -> None:
     memcatalog.get_pool(pool_name)
-    assert pool_name in MemCatalogFileSystem().ls("", detail=False)
-    assert str(uuid.uuid4()) not in MemCatalogFileSystem().ls("", detail=False)
+    assert pool_name in PoolFileSystem().ls("", detail=False)
+    assert str(uuid.uuid4()) not in PoolFileSystem().ls("", detail=False)
 
 
 def test_fsspec_open_with_block_that_fails_leaves_no_file(pool_name: str) -> None:
@@ -284,7 +284,7 @@ def oracle_fs(
 ) -> Iterator[tuple[fsspec.AbstractFileSystem, str]]:
     if request.param == "memcat":
         memcatalog.get_pool(pool_name)
-        yield MemCatalogFileSystem(), pool_name
+        yield PoolFileSystem(), pool_name
     else:
         yield LocalFileSystem(auto_mkdir=True), str(tmp_path)
 
@@ -329,7 +329,7 @@ def test_pipe_joins_a_transaction(oracle_fs: tuple[fsspec.AbstractFileSystem, st
 
 def test_copy_and_put_join_a_transaction(pool_name: str, tmp_path: Path) -> None:
     """Stricter than LocalFileSystem, whose cp_file and put_file write at once inside a transaction."""
-    fs = MemCatalogFileSystem()
+    fs = PoolFileSystem()
     fs.pipe_file(f"{pool_name}/src", b"source")
     local = tmp_path / "local.txt"
     local.write_bytes(b"local")
@@ -375,7 +375,7 @@ def test_explicit_close_inside_except_publishes(oracle_fs: tuple[fsspec.Abstract
 
 
 def test_transaction_checks_every_publish_before_publishing_any(pool_name: str) -> None:
-    fs = MemCatalogFileSystem()
+    fs = PoolFileSystem()
     pool = memcatalog.get_pool(pool_name)
     fs.pipe_file(f"{pool_name}/kept", b"old")
     with pytest.raises(NotADirectoryError), fs.transaction:
@@ -403,7 +403,7 @@ def test_transaction_checks_every_publish_before_publishing_any(pool_name: str) 
 
 
 def test_mv_onto_itself_keeps_the_accounting(pool_name: str) -> None:
-    fs = MemCatalogFileSystem()
+    fs = PoolFileSystem()
     fs.pipe_file(f"{pool_name}/d/f", b"12345")
     fs.mv(f"{pool_name}/d/f", f"{pool_name}/d/f")
     fs.mv(f"{pool_name}/d/f", f"{pool_name}/d")  # into the directory it is already in
@@ -430,7 +430,7 @@ def test_mv_inside_a_transaction_moves_at_once_and_loses_nothing(
 
 @pytest.mark.parametrize("mode", ["w", "wt", "x", "a"])
 def test_a_failed_text_write_leaves_no_file(pool_name: str, mode: str) -> None:
-    fs = MemCatalogFileSystem()
+    fs = PoolFileSystem()
     pool = memcatalog.get_pool(pool_name)
     path = f"{pool_name}/half.txt"
     with pytest.raises(RuntimeError), fs.open(path, mode) as f:
@@ -466,7 +466,7 @@ def test_text_write_publishes_on_close_and_keeps_the_old_file_on_failure(
 
 
 def test_a_failed_text_overwrite_keeps_the_old_file(pool_name: str) -> None:
-    fs = MemCatalogFileSystem()
+    fs = PoolFileSystem()
     fs.pipe_file(f"{pool_name}/keep.txt", b"old")
     with pytest.raises(RuntimeError), fs.open(f"{pool_name}/keep.txt", "w") as f:
         f.write("new")
@@ -477,7 +477,7 @@ def test_a_failed_text_overwrite_keeps_the_old_file(pool_name: str) -> None:
 def test_an_abandoned_text_writer_publishes_nothing(pool_name: str) -> None:
     import gc
 
-    fs = MemCatalogFileSystem()
+    fs = PoolFileSystem()
     f = fs.open(f"{pool_name}/abandoned.txt", "w")
     f.write("never closed")
     del f
@@ -487,7 +487,7 @@ def test_an_abandoned_text_writer_publishes_nothing(pool_name: str) -> None:
 
 
 def test_text_writes_join_a_transaction(pool_name: str) -> None:
-    fs = MemCatalogFileSystem()
+    fs = PoolFileSystem()
     with pytest.raises(RuntimeError), fs.transaction:
         with fs.open(f"{pool_name}/a.txt", "w") as f:
             f.write("a")
@@ -498,3 +498,17 @@ def test_text_writes_join_a_transaction(pool_name: str) -> None:
             f.write("a")
         assert not fs.exists(f"{pool_name}/a.txt")
     assert fs.cat_file(f"{pool_name}/a.txt") == b"a"
+
+
+def test_a_directory_under_a_file_is_refused_and_changes_nothing(
+    oracle_fs: tuple[fsspec.AbstractFileSystem, str],
+) -> None:
+    fs, root = oracle_fs
+    fs.pipe_file(f"{root}/f", b"12345")
+    for make in (lambda p: fs.makedirs(p, exist_ok=True), lambda p: fs.mkdir(p, create_parents=True)):
+        with pytest.raises(NotADirectoryError):
+            make(f"{root}/f/sub/deeper")
+    assert fs.isfile(f"{root}/f") and not fs.isdir(f"{root}/f") and not fs.exists(f"{root}/f/sub")
+    assert fs.cat_file(f"{root}/f") == b"12345"
+    if isinstance(fs, PoolFileSystem):
+        assert memcatalog.get_pool(root).check() == []

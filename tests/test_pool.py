@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from memcatalog import QuotaExceededError, parse_size
-from memcatalog.errors import MemcatalogError
+from memcatalog.errors import MemCatalogError
 from memcatalog.pool import Pool, PressureAlert
 
 
@@ -57,7 +57,7 @@ def test_quota_exceeded_mid_stream_leaves_pool_as_before(pool: Pool) -> None:
             written += len(chunk)
     assert written < 2**20
     err = info.value
-    assert isinstance(err, OSError) and isinstance(err, MemcatalogError)
+    assert isinstance(err, OSError) and isinstance(err, MemCatalogError)
     assert err.errno == errno.ENOSPC
     assert "memcat://" in str(err) and "big" in str(err) and "1.0 MiB" in str(err) and "quota" in str(err)
     after = pool.stats()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import memcatalog
 
 
@@ -40,3 +42,81 @@ def test_importing_memcatalog_does_not_pull_in_pyiceberg() -> None:
     code = "import sys, memcatalog, fsspec; fsspec.filesystem('memcat'); print('pyiceberg' in sys.modules, 'sqlalchemy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False"]
+
+
+def _library_modules() -> list[str]:
+    """Every module of the package, except the deprecated aliases (importing them warns) and ``__main__`` (it runs)."""
+    import pkgutil
+
+    deprecated = {"memcatalog.validate", "memcatalog.transfer"}
+    found = pkgutil.walk_packages(memcatalog.__path__, "memcatalog.")
+    return [m.name for m in found if m.name not in deprecated and not m.name.endswith("__main__")]
+
+
+def test_every_error_is_defined_in_errors_and_exported() -> None:
+    import importlib
+
+    from memcatalog import errors
+
+    for name in _library_modules():
+        importlib.import_module(name)
+    _ = errors.EmptyNamespaceError  # built on first use
+    pending, seen = [errors.MemCatalogError], []
+    while pending:
+        cls = pending.pop()
+        seen.append(cls)
+        pending.extend(cls.__subclasses__())
+    assert len(seen) > 10
+    for cls in seen:
+        assert cls.__module__ == "memcatalog.errors", f"{cls.__qualname__} is defined in {cls.__module__}"
+        assert cls.__name__ in memcatalog.__all__ and getattr(memcatalog, cls.__name__) is cls, cls.__name__
+
+
+def test_validate_is_importable_from_memcatalog_itself() -> None:
+    code = (
+        "from memcatalog import validate; import memcatalog.validation as v; "
+        "print(validate is v.validate, callable(validate))"
+    )
+    out = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "True"]
+
+
+def test_the_old_validate_module_path_still_works_with_a_deprecation_warning() -> None:
+    import importlib
+
+    import pyarrow as pa
+    from pyiceberg.schema import Schema
+    from pyiceberg.types import LongType, NestedField
+
+    from memcatalog.errors import SchemaValidationError
+    from memcatalog.validation import validate
+
+    sys.modules.pop("memcatalog.validate", None)
+    with pytest.deprecated_call(match="from memcatalog import validate"):
+        old = importlib.import_module("memcatalog.validate")
+    schema = Schema(NestedField(1, "n", LongType(), required=True))
+    assert old.validate is validate
+    # The submodule is now the package's attribute ``validate``: calling it still validates.
+    assert memcatalog.validate is old
+    assert memcatalog.validate([{"n": 1}], schema).equals(validate([{"n": 1}], schema))
+    with pytest.raises(SchemaValidationError):
+        memcatalog.validate([{"n": None}], schema)
+    assert isinstance(validate([{"n": 1}], schema), pa.Table)
+
+
+@pytest.mark.parametrize(
+    ("old", "new"), [("MemcatalogError", "MemCatalogError"), ("MemCatalogFileSystem", "PoolFileSystem")]
+)
+def test_a_renamed_name_still_resolves_with_a_deprecation_warning(old: str, new: str) -> None:
+    with pytest.deprecated_call(match=f"use memcatalog.{new}"):
+        assert getattr(memcatalog, old) is getattr(memcatalog, new)
+    assert old not in memcatalog.__all__ and new in memcatalog.__all__
+
+
+def test_installed_fsspec_entry_points_naming_the_old_class_still_load() -> None:
+    from memcatalog.filesystem import MemCatalogFileSystem, PoolFileSystem
+
+    assert MemCatalogFileSystem is PoolFileSystem
+    import fsspec
+
+    assert isinstance(fsspec.filesystem("memcat"), PoolFileSystem)

@@ -432,6 +432,134 @@ def test_the_snapshot_lookup_check_notices_a_changed_lookup(monkeypatch: pytest.
     assert problem is not None and "snapshot_by_id" in problem
 
 
+# ---- section: the catalog and the writer (issue 14) ------------------------------------------------------------
+
+
+def test_init_sql_catalog_sets_everything_sqlcatalogs_own_init_sets(tmp_path: Any) -> None:
+    from sqlalchemy import create_engine
+
+    props = {"uri": f"sqlite:///{tmp_path}/registry.db", "warehouse": f"file://{tmp_path}/wh"}
+    theirs = SqlCatalog("c", **props)
+    ours = SqlCatalog.__new__(SqlCatalog)
+    internals.init_sql_catalog(ours, "c", props, lambda p: create_engine(p["uri"]))
+    assert set(vars(ours)) == set(vars(theirs)), "SqlCatalog.__init__ now sets attributes MemCatalog does not"
+    assert ours.properties == theirs.properties
+    assert internals.schema_version(ours) == internals.schema_version(theirs) == "v1"
+    ours.create_namespace("db")  # the registry tables exist in ours' engine, and it is the same database
+    assert theirs.list_namespaces() == [("db",)]
+
+
+def test_memcatalog_keeps_its_own_engine() -> None:
+    cat = MemCatalog(f"pc{uuid.uuid4().hex[:8]}")
+    try:
+        cat.create_namespace("db")
+        # in-memory SQLite: a second engine would be another, empty database
+        assert cat.list_namespaces() == [("db",)]
+        assert internals.schema_version(cat) == "v1"
+    finally:
+        drop_pool(cat.pool.name)
+
+
+def test_to_iceberg_schema_gives_the_schema_create_table_gives(tmp_path: Any) -> None:
+    from pyiceberg.schema import assign_fresh_schema_ids
+
+    arrow = pa.schema(
+        [
+            pa.field("id", pa.int64(), nullable=False),
+            pa.field("tags", pa.list_(pa.string())),
+            pa.field("point", pa.struct([("x", pa.float64()), ("y", pa.float64())])),
+            pa.field("attrs", pa.map_(pa.string(), pa.int32())),
+        ]
+    )
+    sql = SqlCatalog("c", uri=f"sqlite:///{tmp_path}/r.db", warehouse=f"file://{tmp_path}/wh")
+    sql.create_namespace("db")
+    for version in (1, 2):
+        created = sql.create_table(f"db.t{version}", arrow, properties={"format-version": str(version)})
+        # the table's schema is the converted one with fresh field ids, as new_table_metadata assigns them
+        assert assign_fresh_schema_ids(internals.to_iceberg_schema(arrow, version)) == created.schema()
+    iceberg = internals.to_iceberg_schema(arrow)
+    assert internals.to_iceberg_schema(iceberg) is iceberg
+
+
+class _Recording(internals.MetadataWriteHook, SqlCatalog):
+    written: list[str]
+
+    def write_metadata_file(self, metadata: TableMetadata, io: Any, metadata_path: str) -> None:
+        self.__dict__.setdefault("written", []).append(metadata_path)
+        super().write_metadata_file(metadata, io, metadata_path)
+
+
+def test_every_metadata_file_pyiceberg_writes_goes_through_the_hook(tmp_path: Any) -> None:
+    cat = _Recording("c", uri=f"sqlite:///{tmp_path}/r.db", warehouse=f"file://{tmp_path}/wh")
+    cat.create_namespace("db")
+    table = cat.create_table("db.t", _data(0).schema)
+    locations = [table.metadata_location]
+    table.append(_data(0))
+    locations.append(table.metadata_location)
+    with cat.create_table_transaction("db.u", _data(0).schema) as tx:
+        tx.append(_data(3))
+    locations.append(cat.load_table("db.u").metadata_location)
+    assert set(locations) <= set(cat.written)
+    for path in cat.written:  # and the hook really wrote them: pyiceberg reads them back
+        assert table.io.new_input(path).exists()
+
+
+def test_write_data_files_writes_without_committing(catalog: MemCatalog) -> None:
+    import itertools
+
+    table = catalog.create_table("db.t", _data(0).schema)
+    write_uuid = uuid.uuid4()
+    files = internals.write_data_files(table.metadata, _data(0, 7), table.io, write_uuid, itertools.count())
+    assert [type(f).__name__ for f in files] == ["DataFile"] and sum(f.record_count for f in files) == 7
+    assert all(str(write_uuid) in f.file_path and table.io.new_input(f.file_path).exists() for f in files)
+    assert catalog.load_table("db.t").current_snapshot() is None  # nothing committed
+    with table.transaction() as tx, tx.update_snapshot().fast_append() as append:
+        for f in files:
+            append.append_data_file(f)
+    assert catalog.load_table("db.t").scan().to_arrow().sort_by("id").equals(_data(0, 7))
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_records_copied_through_public_constructors_equal_the_originals(catalog: MemCatalog, version: int) -> None:
+    table = catalog.create_table(f"db.v{version}", _data(0).schema, properties={"format-version": str(version)})
+    table.append(_data(0))
+    manifest = table.current_snapshot().manifests(table.io)[0]  # type: ignore[union-attr]
+    assert internals.manifest_file_with(manifest) == manifest
+    moved = internals.manifest_file_with(manifest, manifest_path="memcat://x/m.avro", manifest_length=7)
+    assert (moved.manifest_path, moved.manifest_length) == ("memcat://x/m.avro", 7)
+    assert moved.added_snapshot_id == manifest.added_snapshot_id and moved.partitions == manifest.partitions
+    data_file = next(iter(manifest.fetch_manifest_entry(table.io))).data_file
+    assert internals.data_file_with(data_file) == data_file
+    copy = internals.data_file_with(data_file, file_path="memcat://x/d.parquet")
+    assert copy.file_path == "memcat://x/d.parquet" and copy.record_count == data_file.record_count
+    assert copy.spec_id == data_file.spec_id and copy.column_sizes == data_file.column_sizes
+
+
+def test_a_field_pyiceberg_does_not_have_is_refused(catalog: MemCatalog) -> None:
+    table = catalog.create_table("db.t", _data(0).schema)
+    table.append(_data(0))
+    manifest = table.current_snapshot().manifests(table.io)[0]  # type: ignore[union-attr]
+    with pytest.raises(ValueError, match="no field 'path'"):
+        internals.manifest_file_with(manifest, path="x")
+    with pytest.raises(ValueError, match="no field 'path'"):
+        internals.data_file_with(next(iter(manifest.fetch_manifest_entry(table.io))).data_file, path="x")
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_table_copied_with_these_records_reads_back_the_same(catalog: MemCatalog, version: int) -> None:
+    source = catalog.create_table("db.src", _data(0).schema, properties={"format-version": str(version)})
+    source.append(_data(0))
+    source.append(_data(10))
+    copied = memcatalog.import_table(catalog, "db.copy", catalog.load_table("db.src"))
+    assert copied.scan().to_arrow().sort_by("id").equals(source.scan().to_arrow().sort_by("id"))
+    assert [s.snapshot_id for s in copied.snapshots()] == [s.snapshot_id for s in source.snapshots()]
+    assert all(f.startswith(copied.location()) for f in _data_files(copied))
+
+
+def _data_files(table: Table) -> list[str]:
+    return [task.file.file_path for task in table.scan().plan_files()]
+
+
 def test_delete_manifest_writer_writes_a_delete_manifest() -> None:
     """tablecopy rewrites delete manifests with pyiceberg's V2 writer, told that its content is DELETES."""
     import tempfile

@@ -33,9 +33,8 @@ from pyiceberg.types import (
     UUIDType,
 )
 
-from memcatalog import SchemaValidationError
+from memcatalog import SchemaValidationError, validate
 from memcatalog.schema import from_arrow, to_arrow
-from memcatalog.validate import validate
 
 UTC = dt.timezone.utc
 

@@ -190,7 +190,7 @@ def test_import_from_a_local_metadata_location_keeps_history(source: MemCatalog,
     assert imported.metadata_location.startswith(f"memcat://{source.pool.name}/db/orders/")
     assert history(imported) == history(t)
     for snapshot_id, ids in history(imported):
-        assert duckdb_rows(imported.metadata_location, memcatalog.MemCatalogFileSystem(), snapshot_id) == ids
+        assert duckdb_rows(imported.metadata_location, memcatalog.PoolFileSystem(), snapshot_id) == ids
 
 
 def test_import_from_a_table_of_another_catalog(source: MemCatalog) -> None:
@@ -304,6 +304,19 @@ def test_every_exported_file_name_carries_the_run_id(source: MemCatalog, tmp_pat
         )
 
 
+def test_an_export_that_cannot_fit_on_the_disk_writes_nothing(
+    source: MemCatalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    real = shutil.disk_usage
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: real(p)._replace(free=100))
+    target = SqlCatalog("prod", uri="sqlite:///:memory:", warehouse=f"file://{tmp_path}/wh")
+    with pytest.raises(OSError, match=r"not enough space for the export to file://.*: needs .*, 100 B free"):
+        export_table(source, "db.events", target)
+    assert target.list_namespaces() == [] and not (tmp_path / "wh").exists()
+
+
 def test_a_failed_export_leaves_no_namespace_it_created(
     source: MemCatalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -321,6 +334,37 @@ def test_a_failed_export_leaves_no_namespace_it_created(
     with pytest.raises(OSError, match="disk went away"):
         export_table(source, "db.events", target, target_identifier="kept.events")
     assert target.list_namespaces() == [("kept",)], "the namespace that existed stays, the new one is gone"
+
+
+def test_progress_receives_every_byte_copied(source: MemCatalog, tmp_path: Path) -> None:
+    seen: list[int] = []
+    target = SqlCatalog("prod", uri="sqlite:///:memory:", warehouse=f"file://{tmp_path}/wh")
+    export_table(source, "db.events", target, progress=seen.append)
+    data = sum(p.stat().st_size for p in (tmp_path / "wh").rglob("*.parquet"))
+    assert seen and all(n > 0 for n in seen) and sum(seen) == data
+
+
+def test_the_export_command_run_twice_keeps_the_first_export(source: MemCatalog, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from memcatalog.cli.main import main
+
+    save(source, tmp_path / "tables.tar")
+    memcatalog.drop_pool(source.pool.name)  # the command restores the save in this process
+    args = ["export", str(tmp_path / "tables.tar"), "--uri", f"sqlite:///{tmp_path}/r.db"]
+    args += ["--warehouse", f"file://{tmp_path}/wh", "--table", "db.events"]
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0, first.output
+    before = warehouse_files(tmp_path / "wh")
+    second = CliRunner().invoke(main, args)
+    assert second.exit_code == 1 and "db.events already exists in catalog 'default'" in second.output
+    assert warehouse_files(tmp_path / "wh") == before
+    table = SqlCatalog("default", uri=f"sqlite:///{tmp_path}/r.db", warehouse=f"file://{tmp_path}/wh").load_table(
+        "db.events"
+    )
+    assert duckdb_rows(table.metadata_location) == sorted(table.scan().to_arrow().column("id").to_pylist())
+    restored = restore(tmp_path / "tables.tar")  # so that the fixture's audit finds the catalog it made
+    assert restored.pool.name == source.pool.name
 
 
 @pytest.fixture
@@ -384,9 +428,7 @@ def test_tables_with_positional_deletes_export_import_save_and_restore(
         imported = import_table(other, "db.t", exported.metadata_location)  # back from the warehouse
         assert all(p.startswith(f"memcat://{other.pool.name}/") for p in delete_files(imported))
         assert rows_per_snapshot(imported) == expected
-        assert duckdb_rows(imported.metadata_location, memcatalog.MemCatalogFileSystem()) == [
-            r[0] for r in expected[-1]
-        ]
+        assert duckdb_rows(imported.metadata_location, memcatalog.PoolFileSystem()) == [r[0] for r in expected[-1]]
         assert other.check() == []
         save(other, tmp_path / "deletes.tar")
     finally:

@@ -26,7 +26,7 @@ from pyiceberg.types import (
 
 import memcatalog
 from memcatalog import SchemaValidationError
-from memcatalog.validate import validate
+from memcatalog.validation import validate
 
 D = decimal.Decimal
 

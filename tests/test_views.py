@@ -62,3 +62,10 @@ def test_a_new_view_name_is_still_checked(cat: MemCatalog, identifier: tuple[str
     with pytest.raises(ValueError, match="invalid view name"):
         cat.rename_view("ns.v", identifier)
     assert cat.list_views("ns") == [("ns", "v")]
+
+
+def test_registering_a_missing_view_file_says_what_is_missing(cat: MemCatalog) -> None:
+    missing = f"memcat://{cat.pool.name}/nowhere/metadata/00000-x.metadata.json"
+    with pytest.raises(FileNotFoundError, match=r"no file at .*nowhere.*existing view metadata file"):
+        cat.register_view("ns.r", missing)
+    assert not cat.view_exists("ns.r")

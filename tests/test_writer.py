@@ -21,13 +21,12 @@ SCHEMA = Schema(NestedField(1, "id", LongType(), required=True), NestedField(2, 
 
 
 @pytest.fixture
-def cat() -> Iterator[MemCatalog]:
-    c = MemCatalog(f"w{uuid.uuid4().hex[:10]}")
-    c.create_namespace("db")
-    c.create_table("db.t", SCHEMA)
-    yield c
-    assert c.check() == []
-    memcatalog.drop_pool(c.pool.name)
+def cat(memcatalog_catalog: MemCatalog) -> Iterator[MemCatalog]:
+    """The plugin's catalog with the table ``db.t``."""
+    memcatalog_catalog.create_namespace("db")
+    memcatalog_catalog.create_table("db.t", SCHEMA)
+    yield memcatalog_catalog
+    assert memcatalog_catalog.check() == []  # stricter than the plugin's own audit: no unreferenced file either
 
 
 def batch(start: int, n: int) -> pa.Table:
@@ -77,6 +76,7 @@ print(json.dumps({
 """
 
 
+@pytest.mark.slow  # ten million rows: seconds by design (CI runs -m slow)
 def test_ten_million_rows_stream_in_bounded_memory() -> None:
     """Measured in a fresh process, so other tests' memory does not blur the numbers."""
     import json

@@ -15,6 +15,7 @@ from pyiceberg.io.fsspec import FsspecFileIO
 from pyiceberg.typedef import Properties
 
 from memcatalog.catalog import MemCatalog
+from memcatalog.config import PY_IO_IMPL
 from memcatalog.pool import drop_pool
 
 
@@ -51,9 +52,9 @@ class Peer:
     def duckdb_filesystem(self) -> Any:
         """The fsspec filesystem DuckDB needs to read this peer's files (None: local files)."""
         if self.name == "memcatalog":
-            from memcatalog.filesystem import MemCatalogFileSystem
+            from memcatalog.filesystem import PoolFileSystem
 
-            return MemCatalogFileSystem()
+            return PoolFileSystem()
         if self.name == "sql-memoryfs":
             return MemoryFileSystem()
         return None
@@ -77,7 +78,7 @@ def make(name: str) -> Peer:
             f"b{tag}",
             uri=registry,
             warehouse=f"memory://bench-{tag}/wh",
-            **{"py-io-impl": f"{__name__}.MemoryFsFileIO"},
+            **{PY_IO_IMPL: f"{__name__}.MemoryFsFileIO"},
         )
         return Peer(name, catalog, tmp)
     raise ValueError(f"unknown peer {name!r}")

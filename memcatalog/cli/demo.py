@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 import memcatalog.duckdb as mduck
 from memcatalog.catalog import MemCatalog
 from memcatalog.cli.output import print_relation, print_table
-from memcatalog.config import format_size
+from memcatalog.config import DEFAULT_QUOTA_TEXT, format_size
 from memcatalog.errors import QuotaExceededError
 from memcatalog.pool import drop_pool
 
@@ -66,7 +66,7 @@ def q6_with_pyiceberg(catalog: MemCatalog) -> float:
     return round(float(revenue.as_py() or 0.0), 2)
 
 
-def run(scale: float = 0.1, quota: str = "1GiB", console: Console | None = None) -> dict[str, Any]:
+def run(scale: float = 0.1, quota: str = DEFAULT_QUOTA_TEXT, console: Console | None = None) -> dict[str, Any]:
     """Run the demo; returns the numbers it showed (the tests check them).
 
     Raises:

@@ -11,6 +11,7 @@ import click
 
 from memcatalog import __version__
 from memcatalog.cli.output import console
+from memcatalog.config import DEFAULT_QUOTA_TEXT
 from memcatalog.errors import QuotaExceededError
 
 
@@ -85,7 +86,11 @@ def main(ctx: click.Context, debug: bool) -> None:
     help="TPC-H scale factor, more than 0 (0.1 is ~860k rows).",
 )
 @click.option(
-    "--quota", default="1GiB", show_default=True, callback=_size, help="Pool quota: bytes or a size such as 512MiB."
+    "--quota",
+    default=DEFAULT_QUOTA_TEXT,
+    show_default=True,
+    callback=_size,
+    help="Pool quota: bytes or a size such as 512MiB.",
 )
 def demo(scale: float, quota: str) -> None:
     """Load TPC-H into an in-memory catalog and query it, offline.
@@ -109,10 +114,15 @@ def demo(scale: float, quota: str) -> None:
 @click.option(
     "--load", "loads", multiple=True, metavar="PATH:NS.TABLE", help="Load a Parquet/CSV file into a table first."
 )
-@click.option("--quota", default="1GiB", show_default=True, callback=_size, help="Pool quota.")
+@click.option("--quota", default=DEFAULT_QUOTA_TEXT, show_default=True, callback=_size, help="Pool quota.")
 @click.option("--restore", "archive", default=None, help="Start from a saved catalog (.tar archive or directory).")
 def shell(commands: tuple[str, ...], loads: tuple[str, ...], quota: str, archive: str | None) -> None:
     """An interactive DuckDB SQL shell over an in-memory catalog.
+
+    Statements end with ';' and may span lines; SQL writes (CREATE TABLE, INSERT,
+    UPDATE, DELETE, CREATE TABLE AS) are Iceberg commits in the catalog. On a
+    terminal: history, Tab completion, Ctrl-C cancels, Ctrl-D leaves. A script piped
+    to stdin runs to its first error (exit status 1). .help lists the dot commands.
 
     \b
     Examples:
@@ -120,13 +130,20 @@ def shell(commands: tuple[str, ...], loads: tuple[str, ...], quota: str, archive
       memcatalog shell --load trips.parquet:db.trips -c "SELECT count(*) FROM db.trips"
       memcatalog shell --load a.csv:db.a -c ".tables" -c ".snapshots db.a"
       memcatalog shell --restore tables.tar -c "SELECT count(*) FROM db.orders"
+      memcatalog shell < script.sql
     """
     import uuid
 
     from memcatalog.catalog import MemCatalog
-    from memcatalog.cli.shell import Shell
+    from memcatalog.cli.shell import run
     from memcatalog.pool import drop_pool
 
+    pairs = []
+    for spec in loads:
+        path, sep, name = spec.rpartition(":")
+        if not sep or not path:
+            raise click.BadParameter(f"expected PATH:NAMESPACE.TABLE, got {spec!r}", param_hint="--load")
+        pairs.append((path, name))
     if archive:
         from memcatalog.archive import restore
 
@@ -134,18 +151,9 @@ def shell(commands: tuple[str, ...], loads: tuple[str, ...], quota: str, archive
     else:
         catalog = MemCatalog(f"shell_{uuid.uuid4().hex[:6]}", quota=quota)
     try:
-        sh = Shell(catalog, console())
-        for spec in loads:
-            path, sep, name = spec.rpartition(":")
-            if not sep or not path:
-                raise click.BadParameter(f"expected PATH:NAMESPACE.TABLE, got {spec!r}", param_hint="--load")
-            sh.load([path, name])
-        if commands:
-            for command in commands:
-                sh.run(command)
-        else:
-            sh.interact()
+        run(catalog, console(), loads=pairs, commands=commands)
     finally:
+        catalog.close()
         drop_pool(catalog.pool.name)
 
 
@@ -310,17 +318,21 @@ def newest_metadata_file(source: str) -> str:
 
 
 def _replace_save(catalog: Any, archive: str, save: Any) -> None:
+    """Save over ``archive``: a .tar is replaced atomically by save(); a directory is swapped in whole."""
     import shutil
+    import uuid
     from pathlib import Path
 
     path = Path(archive)
-    if path.is_dir():
-        staging = path.with_name(path.name + ".new")
-        save(catalog, staging)
-        shutil.rmtree(path)
-        staging.rename(path)
-    else:
+    if not path.is_dir():
         save(catalog, path)
+        return
+    run = uuid.uuid4().hex
+    staging, old = path.with_name(f".{path.name}.{run}.new"), path.with_name(f".{path.name}.{run}.old")
+    save(catalog, staging)
+    path.rename(old)
+    staging.rename(path)
+    shutil.rmtree(old)
 
 
 @main.command("export")
@@ -414,12 +426,14 @@ def bench(
 
     from memcatalog.bench import report
     from memcatalog.bench import rest as rest_bench
+    from memcatalog.bench import s3 as s3_bench
     from memcatalog.bench.curves import CurveSizes, run_curves
     from memcatalog.bench.run import curves_plot_path, run_all, write
     from memcatalog.config import parse_size
 
     results = run_all(rows, repeat, small_appends, threads, per_thread, parse_size(memory_size))
     rest_section = rest_bench.section(rest_bench.run_if_servable())
+    rest_section += "\n" + s3_bench.section_if_servable()
     sizes = CurveSizes.quick() if quick_curves else CurveSizes.full()
     measured = run_curves(sizes, say=lambda what: click.echo(f"... {what}")) if curves else None
     command = "memcatalog bench " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "memcatalog bench"
@@ -435,3 +449,8 @@ def bench(
     click.echo(rest_section)
     if measured:
         click.echo(report.curves_markdown(measured, "benchmarks-curves.png"))
+
+
+from memcatalog.cli.serve import serve as _serve  # noqa: E402  (issue 17: memcatalog serve)
+
+main.add_command(_serve)

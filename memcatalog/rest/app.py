@@ -21,9 +21,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 from starlette.routing import Route as StarletteRoute
 
+from memcatalog.config import DEFAULT_MAX_REQUEST_BYTES
 from memcatalog.rest.call import Call, Context, Route
 from memcatalog.rest.errors import RestRequestError, describe_validation_error, error_body, error_response, status_of
-from memcatalog.rest.middleware import DEFAULT_MAX_REQUEST_BYTES, BearerTokenMiddleware, RequestSizeLimitMiddleware
+from memcatalog.rest.middleware import BearerTokenMiddleware, RequestSizeLimitMiddleware
 
 
 def _parse_body(route: Route, raw: bytes) -> Any:

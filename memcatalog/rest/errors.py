@@ -30,22 +30,11 @@ from pyiceberg.exceptions import (
 )
 from starlette.responses import JSONResponse
 
-from memcatalog.errors import EmptyNamespaceError, MemcatalogError, QuotaExceededError
+from memcatalog.errors import EmptyNamespaceError, InvalidMetadataError, QuotaExceededError
+from memcatalog.errors import NoSuchPlanError as NoSuchPlanError  # defined with every other error
+from memcatalog.errors import RestRequestError as RestRequestError
 
 logger = logging.getLogger("memcatalog.rest")
-
-
-class RestRequestError(MemcatalogError, ValueError):
-    """A request the server cannot act on; carries its HTTP status and the spec's error type."""
-
-    def __init__(self, message: str, status: int = 400, error_type: str = "BadRequestException") -> None:
-        super().__init__(message)
-        self.status = status
-        self.error_type = error_type
-
-
-class NoSuchPlanError(MemcatalogError, LookupError):
-    """A scan plan id the server does not know (never issued, cancelled, or already fetched)."""
 
 
 # (exception class, HTTP status, spec error type); the first match wins, so subclasses come first.
@@ -102,7 +91,23 @@ def error_response(exc: BaseException) -> JSONResponse:
     if status == 500:
         logger.error("REST request failed: %s: %s", type(exc).__name__, exc, exc_info=exc)
     message = str(exc) or type(exc).__name__
+    if isinstance(exc, InvalidMetadataError):
+        message = _without_parser_detail(exc, message)
     return error_body(status, error_type, message)
+
+
+def _without_parser_detail(exc: InvalidMetadataError, message: str) -> str:
+    """The message without the parser's own error, which quotes the file (a register of any path would read it out).
+
+    The server's log keeps the detail.
+    """
+    cause = exc.__cause__
+    if cause is None:
+        return message
+    logger.warning("REST request: %s", message)
+    for detail in (f" ({type(cause).__name__}: {cause})", f" ({cause})"):
+        message = message.replace(detail, "")
+    return message + " (what the parser said is in the server's log, not sent to clients)"
 
 
 def error_body(status: int, error_type: str, message: str) -> JSONResponse:

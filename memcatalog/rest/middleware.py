@@ -7,8 +7,11 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-DEFAULT_MAX_REQUEST_BYTES = 64 * 2**20  # bytes: 64 MiB, far above any metadata commit
+from memcatalog.config import DEFAULT_MAX_REQUEST_BYTES
+from memcatalog.errors import RestRequestError
+
 PUBLIC_PATHS = ("/v1/oauth/tokens",)  # where a client gets its token
+_TOO_LARGE = "RequestEntityTooLargeException"
 
 
 async def _reply(send: Send, status: int, error_type: str, message: str, headers: list[tuple[bytes, bytes]]) -> None:
@@ -66,7 +69,7 @@ class RequestSizeLimitMiddleware:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await _reply(send, 413, "RequestEntityTooLargeException", self._too_large(int(declared)), [])
+            await _reply(send, 413, _TOO_LARGE, self._too_large(int(declared)), [])
             return
         seen = 0
         started = False
@@ -77,7 +80,8 @@ class RequestSizeLimitMiddleware:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _BodyTooLarge(seen)
+                    # A 413 wherever it surfaces: a route reading the body answers it like any request error.
+                    raise RestRequestError(self._too_large(f"more than {seen}"), 413, _TOO_LARGE)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -88,10 +92,8 @@ class RequestSizeLimitMiddleware:
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except _BodyTooLarge as e:
+        except RestRequestError as e:  # raised where no route's error handling saw it
+            if e.error_type != _TOO_LARGE:
+                raise
             if not started:
-                await _reply(send, 413, "RequestEntityTooLargeException", self._too_large(f"more than {e.args[0]}"), [])
-
-
-class _BodyTooLarge(Exception):
-    pass
+                await _reply(send, e.status, e.error_type, str(e), [])

@@ -9,9 +9,9 @@ import warnings
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from memcatalog import config
+from memcatalog import config, urls
+from memcatalog.config import DEFAULT_MAX_REQUEST_BYTES
 from memcatalog.rest.call import Context
-from memcatalog.rest.middleware import DEFAULT_MAX_REQUEST_BYTES
 from memcatalog.rest.planning import Planner
 from memcatalog.rest.routes import ROUTES
 from memcatalog.serving import LOOPBACK_HOST, BackgroundServer, check_host, is_loopback
@@ -97,10 +97,15 @@ def _s3_warehouse(catalog: MemCatalog) -> str | None:
     maps the served bucket back to the pool; elsewhere clients go through the S3 endpoint.
     """
     warehouse = catalog.warehouse
-    if not warehouse.startswith(config.SCHEME_PREFIX):
+    if not urls.is_memcat(warehouse):
         return None
-    catalog.properties[config.WAREHOUSE] = "s3://" + warehouse[len(config.SCHEME_PREFIX) :]
+    catalog.properties[config.WAREHOUSE] = _as_s3(warehouse)
     return warehouse
+
+
+def _as_s3(url: str) -> str:
+    """``memcat://pool/key`` -> ``s3://pool/key``: the same file, through the served bucket."""
+    return urls.build(*urls.parse(url), scheme="s3")
 
 
 class RestServer:
@@ -162,7 +167,7 @@ class RestServer:
         if self.s3 is not None:
             self.s3.stop()
         if self._warehouse_before is not None:  # new tables go back to memcat://; s3:// ones stay readable here
-            served = "s3://" + self._warehouse_before[len(config.SCHEME_PREFIX) :]
+            served = _as_s3(self._warehouse_before)
             if self.catalog.properties.get(config.WAREHOUSE) == served:
                 self.catalog.properties[config.WAREHOUSE] = self._warehouse_before
 

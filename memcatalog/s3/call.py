@@ -12,7 +12,7 @@ from memcatalog import buckets, paths
 from memcatalog.errors import QuotaExceededError
 from memcatalog.pool import FileEntry, Pool, PoolWriter, find_pool, get_pool, list_pools
 from memcatalog.s3 import payload, sigv4
-from memcatalog.s3.errors import S3Error
+from memcatalog.s3.errors import S3Error, quota_error
 from memcatalog.s3.multipart import Uploads
 
 if TYPE_CHECKING:
@@ -122,16 +122,22 @@ class Call:
         decoder = payload.decoder(self.headers, self.signed)
         md5 = hashlib.md5(usedforsecurity=False)
         stream = self.request.stream()
+        received = 0
         try:
             async for chunk in stream:
                 for piece in decoder.feed(chunk):
+                    received += len(piece)
                     writer.write(piece)
                     md5.update(piece)
             decoder.finish()
-        except BaseException:
+        except BaseException as e:
             writer.abort()
             async for _ in stream:  # drain
                 pass
+            if isinstance(e, QuotaExceededError):  # the body's size so far, not the one chunk that did not fit
+                pool = writer.pool
+                found = QuotaExceededError(e.path, received, pool.stats().free, pool.quota, pool.name)
+                raise quota_error(found, self.resource, partial=True) from e
             raise
         return md5.hexdigest()
 

@@ -7,61 +7,29 @@ decides what a client sees, as the XML body S3 clients parse (``<Error><Code>...
 from __future__ import annotations
 
 import logging
-from xml.sax.saxutils import escape
 
 from memcatalog.config import format_size
-from memcatalog.errors import MemcatalogError, QuotaExceededError
+from memcatalog.errors import QuotaExceededError
+from memcatalog.errors import S3Error as S3Error  # defined with every other error
 
 logger = logging.getLogger("memcatalog.s3")
 
 
-class S3Error(MemcatalogError, Exception):
-    """A request the S3 endpoint refuses; ``code`` is S3's error code, ``status`` the HTTP status."""
+def quota_error(e: QuotaExceededError, resource: str, *, partial: bool = False) -> S3Error:
+    """A write over the pool's quota: EntityTooLarge (400, which clients do not retry), saying by how much.
 
-    def __init__(self, code: str, status: int, message: str, resource: str = "") -> None:
-        super().__init__(message)
-        self.code = code
-        self.status = status
-        self.message = message
-        self.resource = resource
-
-    @classmethod
-    def access_denied(cls, message: str) -> S3Error:
-        return cls("AccessDenied", 403, message)
-
-    @classmethod
-    def no_such_bucket(cls, bucket: str) -> S3Error:
-        return cls(
-            "NoSuchBucket",
-            404,
-            f"no bucket {bucket!r}: a bucket is a memcatalog pool, and this process has no pool of that name",
-            f"/{bucket}",
-        )
-
-    @classmethod
-    def no_such_key(cls, bucket: str, key: str) -> S3Error:
-        return cls("NoSuchKey", 404, f"no object {key!r} in bucket {bucket!r}", f"/{bucket}/{key}")
-
-    @classmethod
-    def invalid_argument(cls, message: str, resource: str = "") -> S3Error:
-        return cls("InvalidArgument", 400, message, resource)
-
-    def to_xml(self, request_id: str = "") -> bytes:
-        return (
-            '<?xml version="1.0" encoding="UTF-8"?>\n'
-            f"<Error><Code>{escape(self.code)}</Code><Message>{escape(self.message)}</Message>"
-            f"<Resource>{escape(self.resource)}</Resource><RequestId>{escape(request_id)}</RequestId></Error>"
-        ).encode()
-
-
-def quota_error(e: QuotaExceededError, resource: str) -> S3Error:
-    """A write over the pool's quota: EntityTooLarge (400, which clients do not retry), saying by how much."""
+    ``partial``: the body's length was not declared, and it did not fit while still arriving.
+    """
     short = max(e.needed - max(e.free, 0), 0)
+    amount = (
+        f"at least {format_size(short)} short (the body was still arriving)"
+        if partial
+        else f"{format_size(short)} short"
+    )
     return S3Error(
         "EntityTooLarge",
         400,
-        f"{e.explain('raise the quota of the pool this bucket serves')}; the pool is full: "
-        f"{format_size(short)} short (nothing was stored)",
+        f"{e.explain('raise the quota of the pool this bucket serves')}; the pool is full: {amount} (nothing was stored)",
         resource,
     )
 

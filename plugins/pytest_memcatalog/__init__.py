@@ -9,6 +9,8 @@ Fixtures:
         for the names of the ``memcatalog_catalogs`` marker or ini option.
     memcatalog_duckdb: a DuckDB connection on that catalog (``memcatalog.duckdb.connect``),
         a new in-memory DuckDB database for each test.
+    memcatalog_server, memcatalog_session_server: a catalog served over REST and S3
+        (``memcatalog.rest.serve(catalog, s3=True)``), per test or per session.
 
 The quota is 1 GiB unless set by the ``memcatalog_quota`` ini option or the
 ``@pytest.mark.memcatalog_quota("64MiB")`` marker.
@@ -27,6 +29,7 @@ from pytest_memcatalog.fixtures import (
 )
 
 # Fixtures of other modules are registered by one import line each, here.
+from pytest_memcatalog.server import memcatalog_server, memcatalog_session_server
 
 __all__ = [
     "_memcatalog_load_catalog",
@@ -34,15 +37,15 @@ __all__ = [
     "memcatalog_catalog",
     "memcatalog_catalogs",
     "memcatalog_duckdb",
+    "memcatalog_server",
+    "memcatalog_session_server",
 ]
-
-DEFAULT_QUOTA = "1GiB"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addini(
-        "memcatalog_quota", "pool quota of the memcatalog fixture (bytes or e.g. 256MiB)", default=DEFAULT_QUOTA
-    )
+    # No default here: the fixture falls back to memcatalog.config.DEFAULT_QUOTA_TEXT, so importing the
+    # plugin (in every pytest run where memcatalog is installed) does not import memcatalog.
+    parser.addini("memcatalog_quota", "pool quota of the memcatalog fixture (bytes or e.g. 256MiB; default 1GiB)")
     parser.addini(
         "memcatalog_catalogs",
         "catalog names for which pyiceberg.catalog.load_catalog(name) returns the test's catalogs",

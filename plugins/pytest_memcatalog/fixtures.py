@@ -16,8 +16,10 @@ if TYPE_CHECKING:
 
 
 def _quota(request: pytest.FixtureRequest) -> str:
+    from memcatalog.config import DEFAULT_QUOTA_TEXT
+
     marker = request.node.get_closest_marker("memcatalog_quota")
-    return str(marker.args[0]) if marker else str(request.config.getini("memcatalog_quota"))
+    return str(marker.args[0]) if marker else str(request.config.getini("memcatalog_quota") or DEFAULT_QUOTA_TEXT)
 
 
 def new_catalog(quota: str) -> MemCatalog:

@@ -18,6 +18,7 @@ def test_full_benchmark_defaults(tmp_path: Path) -> None:
     assert (tmp_path / "b.png").stat().st_size > 0
 
 
+@pytest.mark.slow  # several seconds: every peer, every workload (CI runs -m slow)
 def test_tiny_run_measures_every_peer_and_writes_the_report(tmp_path: Path) -> None:
     results = run_all(20_000, 1, 5, 2, 2, 8 * 2**20, log=False)
     names = [r.workload for r in results]
@@ -35,6 +36,7 @@ def test_tiny_run_measures_every_peer_and_writes_the_report(tmp_path: Path) -> N
     assert (tmp_path / "b.png").read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow  # several seconds: every peer, every curve (CI runs -m slow)
 def test_tiny_curves_measure_every_peer_and_plot(tmp_path: Path) -> None:
     from memcatalog.bench.curves import MERGED_MANIFESTS, OVERWRITE_HISTORY, CurveSizes, run_curves
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from helpers import SCHEMA, ids, rows
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import (
     CommitFailedException,
@@ -20,34 +21,9 @@ from pyiceberg.exceptions import (
 )
 from pyiceberg.expressions import EqualTo, GreaterThanOrEqual
 from pyiceberg.partitioning import PartitionField, PartitionSpec
-from pyiceberg.schema import Schema
 from pyiceberg.table.sorting import SortField, SortOrder
 from pyiceberg.transforms import DayTransform, IdentityTransform
-from pyiceberg.types import LongType, NestedField, StringType, TimestamptzType
-
-SCHEMA = Schema(
-    NestedField(1, "id", LongType(), required=False),
-    NestedField(2, "name", StringType(), required=False),
-    NestedField(3, "ts", TimestamptzType(), required=False),
-)
-
-
-def rows(n: int, start: int = 0) -> pa.Table:
-    import datetime as dt
-
-    base = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
-    return pa.table(
-        {
-            "id": pa.array(range(start, start + n), pa.int64()),
-            "name": pa.array([f"name-{i}" for i in range(start, start + n)], pa.string()),
-            "ts": pa.array([base + dt.timedelta(hours=i) for i in range(start, start + n)], pa.timestamp("us", "UTC")),
-        }
-    )
-
-
-def ids(table: pa.Table) -> list[int]:
-    return sorted(table.column("id").to_pylist())
-
+from pyiceberg.types import StringType
 
 # --- namespaces ----------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from helpers import SCHEMA, ids, rows
 from pyiceberg.catalog import load_catalog
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
@@ -21,16 +22,13 @@ import memcatalog
 from memcatalog import DataNotInMemoryError, MemCatalog, QuotaExceededError
 from memcatalog.fileio import MemFileIO
 
-from .test_behaviour import SCHEMA, ids, rows
-
 
 @pytest.fixture
-def cat() -> Iterator[MemCatalog]:
-    c = MemCatalog(f"m{uuid.uuid4().hex[:10]}")
-    c.create_namespace("db")
-    yield c
-    assert c.check() == []
-    memcatalog.drop_pool(c.pool.name)
+def cat(memcatalog_catalog: MemCatalog) -> Iterator[MemCatalog]:
+    """The plugin's catalog (audited, closed and freed by the plugin) with a namespace ``db``."""
+    memcatalog_catalog.create_namespace("db")
+    yield memcatalog_catalog
+    assert memcatalog_catalog.check() == []  # stricter than the plugin's own audit: no unreferenced file either
 
 
 def test_load_catalog_with_py_catalog_impl() -> None:

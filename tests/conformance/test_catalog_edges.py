@@ -51,6 +51,26 @@ def test_empty_namespace_level_in_a_table_name_is_no_such_namespace(memcat: MemC
         memcat.create_table(("", "t"), schema)
 
 
+def test_a_table_name_without_namespace_fails_as_in_sqlcatalog(memcat: MemCatalog, tmp_path: Path) -> None:
+    """pyiceberg's test_create_table_without_namespace: NoSuchNamespaceError, nothing written."""
+    schema = Schema(NestedField(1, "n", LongType()))
+    oracle = _sql(tmp_path)
+    oracle.create_namespace("db")
+    oracle.create_table("db.t", schema)
+    memcat.create_namespace("db")
+    memcat.create_table("db.t", schema)
+    used = memcat.pool.stats().used
+    for cat in (oracle, memcat):
+        with pytest.raises(NoSuchNamespaceError):
+            cat.create_table("tbl", schema)
+        with pytest.raises(ValueError):  # SqlCatalog: a plain ValueError; MemCatalog's is both
+            cat.rename_table("db.t", "t2")
+        with pytest.raises(ValueError):
+            cat.register_table("t3", cat.load_table("db.t").metadata_location)
+        assert cat.list_tables("db") == [("db", "t")]
+    assert memcat.pool.stats().used == used
+
+
 @pytest.mark.parametrize("echo", ["debug", "true", "false", None])
 def test_echo_property_as_in_sqlcatalog(tmp_path: Path, echo: str | None) -> None:
     props = {} if echo is None else {"echo": echo}

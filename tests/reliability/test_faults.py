@@ -28,14 +28,13 @@ def ids(n: int, start: int = 0) -> pa.Table:
 
 
 @pytest.fixture
-def cat() -> Iterator[MemCatalog]:
-    c = MemCatalog(f"f{uuid.uuid4().hex[:10]}")
-    c.create_namespace("db")
-    c.create_table("db.t", SCHEMA).append(ids(10))
-    yield c
-    c.reclaim()
-    assert c.check() == []
-    memcatalog.drop_pool(c.pool.name)
+def cat(memcatalog_catalog: MemCatalog) -> Iterator[MemCatalog]:
+    """The plugin's catalog with the table ``db.t`` holding ids 0-9."""
+    memcatalog_catalog.create_namespace("db")
+    memcatalog_catalog.create_table("db.t", SCHEMA).append(ids(10))
+    yield memcatalog_catalog
+    memcatalog_catalog.reclaim()
+    assert memcatalog_catalog.check() == []  # stricter than the plugin's own audit: no unreferenced file either
 
 
 def rows(c: MemCatalog) -> list[int]:

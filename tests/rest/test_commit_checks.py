@@ -66,22 +66,25 @@ def _pyiceberg_says(requirement: dict[str, Any], metadata: TableMetadata) -> int
     return 200
 
 
-@pytest.mark.parametrize("case", sorted(REQUIREMENTS))
-def test_every_requirement_type_is_checked_as_pyiceberg_checks_it(
-    http: httpx.Client, table: MemCatalog, case: str
-) -> None:
-    before = table.load_table("db.t")
-    requirement = REQUIREMENTS[case](before.metadata)
-    expected = _pyiceberg_says(requirement, before.metadata)
-    commit = {"requirements": [requirement], "updates": [{"action": "set-properties", "updates": {"k": case}}]}
-    r = http.post("/namespaces/db/tables/t", json=commit)
-    assert r.status_code == expected, r.text
-    after = table.load_table("db.t")
-    if expected == 409:
-        assert r.json()["error"]["type"] == "CommitFailedException"
-        assert after.metadata_location == before.metadata_location and "k" not in after.properties
-    else:
-        assert after.properties["k"] == case
+def test_every_requirement_type_is_checked_as_pyiceberg_checks_it(http: httpx.Client, table: MemCatalog) -> None:
+    """One table, every case in turn: a failed requirement changes nothing, a held one commits."""
+    outcomes = set()
+    for case in sorted(REQUIREMENTS):
+        before = table.load_table("db.t")
+        requirement = REQUIREMENTS[case](before.metadata)
+        expected = _pyiceberg_says(requirement, before.metadata)
+        outcomes.add(expected)
+        commit = {"requirements": [requirement], "updates": [{"action": "set-properties", "updates": {"k": case}}]}
+        r = http.post("/namespaces/db/tables/t", json=commit)
+        assert r.status_code == expected, (case, r.text)
+        after = table.load_table("db.t")
+        if expected == 409:
+            assert r.json()["error"]["type"] == "CommitFailedException", case
+            assert after.metadata_location == before.metadata_location, case
+            assert after.properties.get("k") == before.properties.get("k"), case
+        else:
+            assert after.properties["k"] == case
+    assert outcomes == {200, 409}
 
 
 def test_the_cases_cover_every_requirement_type_pyiceberg_models() -> None:
@@ -247,3 +250,33 @@ def test_the_update_tests_cover_every_update_type_pyiceberg_models() -> None:
         sent.update(u["action"] for u in updates)
     modelled = {c.model_fields["action"].default for c in typing.get_args(typing.get_args(TableUpdate)[0])}
     assert modelled == sent
+
+
+def test_server_commits_never_take_pyiceberg_s_whole_history_copy(
+    http: httpx.Client, table: MemCatalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """updateTable and commitTransaction apply updates without pyiceberg's ``update_table_metadata``.
+
+    That function ends in a deep copy of the whole metadata (every snapshot), so a server
+    using it would commit in time that grows with table history (issue 16, the commit-cost issue).
+    """
+    import pyiceberg.catalog
+    import pyiceberg.table.update
+
+    import memcatalog.pyiceberg_internals
+
+    def whole_history_copy(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the server used pyiceberg's update_table_metadata (a whole-history deep copy)")
+
+    for module in (pyiceberg.catalog, pyiceberg.table.update, memcatalog.pyiceberg_internals):
+        if hasattr(module, "update_table_metadata"):
+            monkeypatch.setattr(module, "update_table_metadata", whole_history_copy)
+    one = http.post("/namespaces/db/tables/t", json={"updates": [{"action": "set-properties", "updates": {"a": "1"}}]})
+    assert one.status_code == 200, one.text
+    change = {
+        "identifier": {"namespace": ["db"], "name": "t"},
+        "updates": [{"action": "set-properties", "updates": {"b": "2"}}],
+    }
+    both = http.post("/transactions/commit", json={"table-changes": [change]})
+    assert both.status_code == 204, both.text
+    assert {"a": "1", "b": "2"}.items() <= table.load_table("db.t").properties.items()

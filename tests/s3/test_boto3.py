@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -13,6 +14,9 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+import memcatalog
+import memcatalog.s3
+from memcatalog import urls
 from memcatalog.pool import Pool
 from memcatalog.s3 import S3Error, S3Server, sigv4
 
@@ -248,3 +252,32 @@ def test_a_key_a_path_cannot_hold_is_refused(client: Any, bucket: Pool) -> None:
     assert _error(e) == ("InvalidArgument", 400)
     assert "no empty" in e.value.response["Error"]["Message"]
     assert bucket.keys() == []
+
+
+def test_an_endpoint_serves_only_its_pools(bucket: Pool) -> None:
+    other = memcatalog.get_pool(f"other-{uuid.uuid4().hex[:8]}")
+    try:
+        other.put("secret", b"x")
+        with memcatalog.s3.serve(pools=[bucket.name]) as limited:
+            client = limited.boto3_client()
+            with pytest.raises(ClientError) as e:
+                client.get_object(Bucket=other.name, Key="secret")
+            assert _error(e) == ("NoSuchBucket", 404)
+            assert [b["Name"] for b in client.list_buckets()["Buckets"]] == [bucket.name]
+            with pytest.raises(ClientError) as created:
+                client.create_bucket(Bucket="brand-new-pool")
+            assert _error(created) == ("AccessDenied", 403)
+            assert memcatalog.pool.find_pool("brand-new-pool") is None
+    finally:
+        memcatalog.drop_pool(other.name)
+
+
+def test_an_endpoint_of_every_pool_creates_buckets(client: Any) -> None:
+    name = f"created-{uuid.uuid4().hex[:8]}"
+    try:
+        client.create_bucket(Bucket=name)
+        client.put_object(Bucket=name, Key="a", Body=b"1")
+        assert bytes(memcatalog.get_pool(name).get("a")) == b"1"
+        assert urls.is_pool_url(f"s3://{name}/a")  # in this process, straight to the pool
+    finally:
+        memcatalog.drop_pool(name)
