@@ -96,6 +96,10 @@ def render_api() -> str:
         lines += [f"## `{module_name}`", "", (inspect.getdoc(module) or "").split("\n\n")[0], ""]
         for name in _names(module, wanted):
             obj = getattr(module, name)
+            if inspect.ismodule(obj) and hasattr(obj, name):
+                # A deprecated submodule of the same name (memcatalog.validate) shadows the function once
+                # imported; the function is what the name means.
+                obj = getattr(obj, name)
             qualified = f"{module_name}.{name}"
             if inspect.isclass(obj):
                 lines += _class_section(qualified, obj)

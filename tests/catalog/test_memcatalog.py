@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from helpers import SCHEMA, ids, rows
 from pyiceberg.catalog import load_catalog
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
@@ -21,6 +20,7 @@ from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
 import memcatalog
 from memcatalog import DataNotInMemoryError, MemCatalog, QuotaExceededError
 from memcatalog.fileio import MemFileIO
+from tests.helpers import SCHEMA, ids, rows
 
 
 @pytest.fixture
