@@ -52,3 +52,15 @@ def test_stopping_an_endpoint_frees_the_parts_of_uploads_in_flight() -> None:
         assert pool.stats().reserved == 0 and pool.check() == []
     finally:
         memcatalog.drop_pool(pool.name)
+
+
+def test_adopt_maps_the_bucket_of_a_restored_location() -> None:
+    pool = memcatalog.get_pool(f"adopted-{uuid.uuid4().hex[:8]}")
+    try:
+        assert not urls.is_pool_url(f"s3://{pool.name}/db/t/metadata/x.json")
+        buckets.adopt(f"memcat://{pool.name}/db/t/metadata/x.json")  # not an S3 location: nothing to map
+        assert not urls.is_pool_url(f"s3://{pool.name}/db/t/metadata/x.json")
+        buckets.adopt(f"s3://{pool.name}/db/t/metadata/x.json")
+        assert urls.is_pool_url(f"s3://{pool.name}/db/t/data/y.parquet")
+    finally:
+        memcatalog.drop_pool(pool.name)
