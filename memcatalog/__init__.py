@@ -25,9 +25,9 @@ from memcatalog.pool import Pool, PoolStats, PressureAlert, Usage, drop_pool, ge
 
 if TYPE_CHECKING:  # the lazily loaded names below, for type checkers
     from memcatalog.archive import restore, save
-    from memcatalog.catalog import MemCatalog, TableUsage
+    from memcatalog.catalog import MemCatalog
     from memcatalog.errors import EmptyNamespaceError
-    from memcatalog.maintenance import ReclaimResult
+    from memcatalog.maintenance import ReclaimResult, TableUsage
     from memcatalog.tablecopy import export_table, import_table
     from memcatalog.validation import validate
     from memcatalog.writer import TableWriter
@@ -76,7 +76,7 @@ __all__ = [
 _LAZY = {
     "EmptyNamespaceError": "memcatalog.errors",  # also pyiceberg's NoSuchNamespaceError
     "MemCatalog": "memcatalog.catalog",
-    "TableUsage": "memcatalog.catalog",
+    "TableUsage": "memcatalog.maintenance",
     "ReclaimResult": "memcatalog.maintenance",
     "TableWriter": "memcatalog.writer",
     "save": "memcatalog.archive",

@@ -8,7 +8,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from pyiceberg.catalog import Catalog
@@ -41,9 +41,10 @@ from typing_extensions import override
 from memcatalog import config, leases, maintenance, ownership, registry, urls, views
 from memcatalog.errors import DataNotInMemoryError, EmptyNamespaceError, InvalidMetadataError, QuotaConflictError
 from memcatalog.fileio import delete_quietly
+from memcatalog.maintenance import TableUsage
 from memcatalog.names import check_identifier
 from memcatalog.ownership import PoolFile
-from memcatalog.pool import Pool, Usage, find_pool, get_pool, locate
+from memcatalog.pool import Pool, Usage, find_pool, get_pool
 from memcatalog.pyiceberg_internals import (
     FlatCommits,
     MetadataWriteHook,
@@ -63,16 +64,6 @@ if TYPE_CHECKING:
 
 
 logger = logging.getLogger("memcatalog.catalog")
-
-
-@dataclass(frozen=True)
-class TableUsage:
-    """Pool bytes and files under one table's location."""
-
-    identifier: Identifier
-    location: str
-    bytes: int
-    files: int
 
 
 def pyiceberg_config(name: str) -> dict[str, str]:
@@ -107,17 +98,6 @@ def _registry_engine(props: Properties) -> Engine:
     return registry.create_registry_engine(
         props[config.URI], busy_timeout_ms=busy, echo=_echo(props), pool_pre_ping=_pool_pre_ping(props)
     )
-
-
-def _exists(io: FileIO, path: str) -> bool:
-    try:
-        return bool(io.new_input(path).exists())
-    except OSError:  # the pool itself is gone: the file is not there either
-        return False
-
-
-def _first_line(e: BaseException) -> str:
-    return str(e).strip().splitlines()[0] if str(e).strip() else ""
 
 
 def _check_namespace(namespace: str | Identifier) -> None:
@@ -171,16 +151,12 @@ def _attach_pool(name: str, pool_name: str, quota: str | None) -> Pool:
 
 
 def _pool_file(url: str) -> PoolFile | None:
-    pool = _find_location_pool(url)
+    pool = maintenance.location_pool(url)
     if pool is None:
         return None
     key = ownership.split(url)[1]
     entry = pool.entry(key)
     return PoolFile(pool, key, entry) if entry is not None else None
-
-
-def _find_location_pool(location: str) -> Pool | None:
-    return find_pool(ownership.split(location)[0])
 
 
 def _remove_empty_dirs(pool: Pool, key: str) -> None:
@@ -327,7 +303,7 @@ class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
                         if isinstance(e, Exception):
                             raise CommitStateUnknownException(
                                 f"{what}: the registry was sent COMMIT and then failed ({type(e).__name__}: "
-                                f"{_first_line(e)}), and cannot say whether it took it; nothing was deleted. Reload "
+                                f"{maintenance.first_line(e)}), and cannot say whether it took it; nothing was deleted. Reload "
                                 "the table to see which snapshot is current; reclaim() frees the new files if it "
                                 "did not land"
                             ) from e
@@ -505,7 +481,7 @@ class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
             if found is not None and found.entry.owner == self.owner:
                 candidates[found.url] = found
         location = table.metadata.location
-        if is_pool_url(location) and (pool := _find_location_pool(location)) is not None:
+        if is_pool_url(location) and (pool := maintenance.location_pool(location)) is not None:
             key = ownership.split(location)[1]
             for key_, entry in pool.owned_by(self.owner):
                 if key_.startswith(key.rstrip("/") + "/"):
@@ -517,7 +493,7 @@ class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
             for path in others:
                 if path not in still:
                     delete_quietly(table.io, path)
-        if is_pool_url(location) and (pool := _find_location_pool(location)) is not None:
+        if is_pool_url(location) and (pool := maintenance.location_pool(location)) is not None:
             _remove_empty_dirs(pool, ownership.split(location)[1])
 
     # ---- views (memcatalog.views: rows with iceberg_type VIEW, the JDBC catalog's layout) ----
@@ -577,15 +553,7 @@ class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
 
     def usage(self) -> list[TableUsage]:
         """Pool bytes and files under each table's location, from the pool's own accounting."""
-        result = []
-        for table in self._live_tables():
-            location = table.metadata.location
-            if not is_pool_url(location):
-                continue
-            pool, key = locate(location)
-            size, files = pool.usage(key)
-            result.append(TableUsage(table.name(), location, size, files))
-        return sorted(result, key=lambda u: u.identifier)
+        return maintenance.usage(self)
 
     def namespace_usage(self) -> dict[str, Usage]:
         """Bytes and files per namespace, summed over its tables (each unpacks as ``(bytes, files)``)."""
@@ -611,56 +579,15 @@ class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
         of any catalog in this process references it. Files of other catalogs and of no known
         owner are never touched; ``check()`` reports the latter.
         """
-        result = maintenance.ReclaimResult()
-        if older_than is not None or retain_last is not None:
-            for table in self._live_tables():
-                ids = maintenance.snapshots_to_expire(table, older_than, retain_last)
-                if ids:
-                    table.maintenance.expire_snapshots().by_ids(ids).commit()
-                    result.snapshots_expired += len(ids)
-        written_before = datetime.now(timezone.utc) - min_age if min_age is not None else None
-        self._delete_unreferenced(result, written_before)
-        return result
+        return maintenance.reclaim(self, older_than=older_than, retain_last=retain_last, min_age=min_age)
 
     def _referenced(self) -> set[str]:
         """Every file this catalog's live tables and views reference (errors propagate: never guess)."""
-        referenced: set[str] = set()
-        for table in self._live_tables():
-            referenced |= maintenance.referenced_files(table)
-        return ownership.canonical(referenced | views.metadata_files(self))
-
-    def _delete_unreferenced(
-        self, result: maintenance.ReclaimResult, written_before: datetime | None = None, grace: bool = False
-    ) -> None:
-        candidates = ownership.owned_files(self.owner)
-        if written_before is not None:
-            # The grace period is a defence for files no pin speaks for: a write known to be over needs none.
-            over = leases.finished() if grace else frozenset()
-            candidates = [c for c in candidates if c.entry.created < written_before or (c.pool.name, c.key) in over]
-        for f in ownership.unreferenced(self, candidates):
-            freed = f.pool.remove_if(f.key, f.entry)  # never a file published under that key since
-            if freed is not None:
-                result.bytes_freed += freed
-                result.files_deleted += 1
-                result.deleted.append(f.url)
+        return maintenance.referenced(self)
 
     def _reclaim_on_full(self, shortfall: int) -> int:
-        """Pool reliever (``reclaim-on-quota``): delete what ``reclaim()`` would.
-
-        Pinned files are spared whatever their age (the mechanism); so, as a defence, are files
-        younger than ``reclaim-grace-seconds``.
-        """
-        grace = float(self.properties.get(config.RECLAIM_GRACE_SECONDS, config.DEFAULT_RECLAIM_GRACE_SECONDS))
-        result = maintenance.ReclaimResult()
-        self._delete_unreferenced(result, datetime.now(timezone.utc) - timedelta(seconds=grace), grace=True)
-        if result.files_deleted:
-            logger.warning(
-                "pool %r was full: reclaim-on-quota freed %d bytes in %d unreferenced files",
-                self.pool.name,
-                result.bytes_freed,
-                result.files_deleted,
-            )
-        return result.bytes_freed
+        """Pool reliever (``reclaim-on-quota``); a bound method, so the pool holds it weakly."""
+        return maintenance.reclaim_on_full(self, shortfall)
 
     def check(self, allow_unreferenced: bool = False) -> list[str]:
         """Audit the catalog against its pool; returns one line per finding (empty when healthy). Never raises.
@@ -670,45 +597,7 @@ class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
         references and no write in flight pins, and files under its warehouse whose owner is
         unknown (nothing deletes those on its own).
         """
-        findings = list(self.pool.check())
-        referenced: set[str] = set()
-        try:
-            tables = registry.all_tables(self.engine, self.name, table_type_filter(self))
-        except Exception as e:  # an unreachable registry is a finding; without it nothing else can be judged
-            url = self.engine.url.render_as_string(hide_password=True)
-            findings.append(f"registry {url} cannot be read ({type(e).__name__}: {_first_line(e)})")
-            return findings
-        for ns, name, loc in tables:
-            try:
-                table = self.load_table((*Catalog.identifier_to_tuple(ns), name))
-                files = maintenance.referenced_files(table)
-            except Exception as e:  # an audit reports, it does not raise
-                findings.append(f"table {ns}.{name}: cannot be read ({type(e).__name__}: {e}) [{loc}]")
-                continue
-            referenced |= files
-            for path in sorted(files):
-                if is_pool_url(path) and not _exists(table.io, path):
-                    findings.append(f"table {ns}.{name}: references {path}, which is not in the pool")
-        if not allow_unreferenced:
-            try:
-                findings.extend(self._unreferenced_findings(referenced))
-            except Exception as e:
-                findings.append(f"pool files cannot be audited ({type(e).__name__}: {_first_line(e)})")
-        return findings
-
-    def _unreferenced_findings(self, referenced: set[str]) -> list[str]:
-        referenced = ownership.canonical(referenced | views.metadata_files(self))
-        owned = [f for f in ownership.owned_files(self.owner) if f.url not in referenced]
-        out = [f"unreferenced file {f.url} ({f.entry.size} bytes)" for f in ownership.unreferenced(self, owned)]
-        if is_pool_url(self.warehouse) and (pool := _find_location_pool(self.warehouse)) is not None:
-            key = ownership.split(self.warehouse)[1]
-            for f in ownership.unowned_files(pool, key):
-                if f.url not in referenced:
-                    out.append(
-                        f"owner unknown: {f.url} ({f.entry.size} bytes) was not written by a catalog; "
-                        "reclaim() never deletes it (remove it yourself if nothing needs it)"
-                    )
-        return sorted(out)
+        return maintenance.check(self, allow_unreferenced=allow_unreferenced)
 
     def load_file_io_for(self, location: str) -> FileIO:
         """The FileIO this catalog uses for ``location``."""

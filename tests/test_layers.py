@@ -16,8 +16,8 @@ LAYERS: list[set[str]] = [
     {"config", "errors", "names", "paths", "urls", "arrow_check", "schema"},
     {"pool", "buckets", "leases"},
     {"files", "filesystem"},
-    {"ownership", "fileio", "tracking", "registry", "maintenance", "validation", "validate", "pyiceberg_internals"},
-    {"writer", "catalog", "views", "archive", "tablecopy", "transfer"},
+    {"ownership", "fileio", "tracking", "registry", "validation", "validate", "pyiceberg_internals"},
+    {"writer", "catalog", "views", "maintenance", "archive", "tablecopy", "transfer"},
     {"duckdb", "duckdb_rest", "serving", "rest", "s3"},
     {"cli", "bench", "__main__"},
 ]
