@@ -394,10 +394,17 @@ class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
         self._read_metadata(f"{ns}.{name}", metadata_location)
         table = super().register_table(identifier, metadata_location, overwrite)
         # Files written through this catalog's FileIO for it (an import) are referenced now: their writes are over.
-        for path in maintenance.referenced_files(table):
-            lease = leases.find(leases.write_id_of(path))
-            if lease is not None and lease.ttl is not None and lease.owner == self.owner:
-                lease.release()
+        # Only then are the table's files read: a registered table may point at files this process cannot
+        # reach (another store, or none at all), and registering never reads them, as in SqlCatalog.
+        if any(lease.ttl is not None and lease.owner == self.owner for lease in leases.active()):
+            try:
+                paths = maintenance.referenced_files(table)
+            except OSError:
+                paths = set()
+            for path in paths:
+                lease = leases.find(leases.write_id_of(path))
+                if lease is not None and lease.ttl is not None and lease.owner == self.owner:
+                    lease.release()
         return table
 
     @override
