@@ -166,6 +166,21 @@ def _load_memcatalog(name: str, **properties: str) -> Catalog:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_pools_per_test() -> Iterator[None]:
+    """Each test starts as in a fresh process: the pools (and the in-memory registries they keep) it made go.
+
+    pyiceberg's tests build ``SqlCatalog(name="test", uri="sqlite:///:memory:")`` in test after test and
+    expect an empty registry each time. A MemCatalog of the same name on an in-memory registry attaches
+    to the registry its pool keeps (docs/reliability.md, "what a name means in a process"), as re-running
+    ``load_catalog`` in a notebook should; dropping the pools between tests is what a new process gives.
+    """
+    before = set(memcatalog.list_pools())
+    yield
+    for name in set(memcatalog.list_pools()) - before:
+        memcatalog.drop_pool(name)
+
+
+@pytest.fixture(autouse=True)
 def _no_failed_deletes(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     """pyiceberg logs (and swallows) a failed delete; the catalog must never make it try one twice."""
     yield
