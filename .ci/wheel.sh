@@ -33,3 +33,8 @@ done
 "$bin/memcatalog" shell -c "SELECT 42" | grep -q 42
 "$bin/memcatalog" stress --threads 2 --operations 5 --no-duckdb >/dev/null
 echo "wheel: demo, shell and stress ran from the installed wheel"
+"$bin/memcatalog" serve --port 0 --s3-port 0 >serve.log 2>&1 &  # REST and S3 until SIGTERM
+pid=$!
+for _ in $(seq 1 100); do grep -q "^serving;" serve.log && break; sleep 0.2; done
+kill -TERM "$pid"; wait "$pid"; grep -q "stopping (SIGTERM)" serve.log
+echo "wheel: memcatalog serve started and stopped on SIGTERM"

@@ -183,6 +183,8 @@ def restore(path: str | Path, *, name: str | None = None, **properties: str) -> 
         loaded = _Loaded(catalog)
         try:
             _check_room(manifest)
+            for entry in manifest["tables"]:  # tables saved while served name their files s3://<pool>/...
+                buckets.adopt(entry["metadata_location"])
             for url, size in manifest["files"].items():
                 loaded.put(url, _read_member(path, get, _member(url), size))
             _register_all(path, manifest, loaded)

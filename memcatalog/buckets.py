@@ -62,6 +62,13 @@ def endpoint_for(bucket: str) -> dict[str, str] | None:
     return None
 
 
+def adopt(location: str) -> None:
+    """Map the bucket of an ``s3://`` location to the pool of its name (a served catalog's save restored here)."""
+    for scheme in S3_SCHEMES:
+        if location.startswith(scheme):
+            serve([location[len(scheme) :].partition("/")[0]])
+
+
 def is_served(bucket: str) -> bool:
     from memcatalog.pool import find_pool
 

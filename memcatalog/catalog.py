@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import threading
-import weakref
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Literal
@@ -13,6 +14,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import (
+    CommitFailedException,
+    CommitStateUnknownException,
     NamespaceNotEmptyError,
     NoSuchNamespaceError,
     NoSuchTableError,
@@ -26,19 +29,21 @@ from pyiceberg.serializers import FromInputFile
 from pyiceberg.table import CommitTableResponse, Table, TableProperties
 from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.sorting import UNSORTED_SORT_ORDER, SortOrder
-from pyiceberg.table.update import TableRequirement, TableUpdate
+from pyiceberg.table.update import AddSnapshotUpdate, TableRequirement, TableUpdate
 from pyiceberg.typedef import EMPTY_DICT, Identifier, Properties
 from pyiceberg.types import strtobool
 from pyiceberg.utils.properties import property_as_bool
 from pyiceberg.view import View
 from pyiceberg.view.metadata import ViewVersion
+from sqlalchemy.exc import IntegrityError
 from typing_extensions import override
 
-from memcatalog import buckets, config, maintenance, registry, urls, views
-from memcatalog.errors import DataNotInMemoryError, EmptyNamespaceError, InvalidMetadataError
+from memcatalog import config, leases, maintenance, ownership, registry, urls, views
+from memcatalog.errors import DataNotInMemoryError, EmptyNamespaceError, InvalidMetadataError, QuotaConflictError
 from memcatalog.fileio import delete_quietly
 from memcatalog.names import check_identifier
-from memcatalog.pool import FileEntry, Pool, Usage, get_pool, locate
+from memcatalog.ownership import PoolFile
+from memcatalog.pool import Pool, Usage, find_pool, get_pool, locate
 from memcatalog.pyiceberg_internals import (
     FlatCommits,
     MetadataWriteHook,
@@ -83,24 +88,6 @@ def pyiceberg_config(name: str) -> dict[str, str]:
         for k, v in found.items()
         if not isinstance(v, dict) and k not in (config.PY_CATALOG_IMPL, config.CATALOG_TYPE)
     }
-
-
-_WAREHOUSES: dict[str, weakref.WeakValueDictionary[str, MemCatalog]] = {}
-_WAREHOUSES_LOCK = threading.Lock()
-
-
-def _register_warehouse(warehouse: str, catalog: MemCatalog) -> None:
-    """Remember which catalogs keep tables in which part of a pool, so one's reclaim never takes another's files."""
-    if not is_pool_url(warehouse):
-        return
-    pool_name, key = urls.parse(warehouse)
-    with _WAREHOUSES_LOCK:
-        _WAREHOUSES.setdefault(pool_name, weakref.WeakValueDictionary())[key] = catalog
-
-
-def _warehouses_of(pool_name: str) -> list[str]:
-    with _WAREHOUSES_LOCK:
-        return list(_WAREHOUSES.get(pool_name, {}).keys())
 
 
 def _echo(props: Properties) -> bool | Literal["debug"]:
@@ -149,6 +136,64 @@ def _check_table_identifier(identifier: str | Identifier) -> None:
     check_identifier([Catalog.table_name_from(identifier)], "table name")
 
 
+@dataclass
+class _Commit:
+    landed: str | None = None  # the new metadata location, when an error hid a commit that landed
+
+
+def _known_failure(e: BaseException) -> bool:
+    """Whether a failed commit surely did not land: the registry rejected it (compare-and-swap, constraint)."""
+    if isinstance(e, (CommitFailedException, TableAlreadyExistsError, NoSuchTableError)):
+        return True
+    while e is not None:
+        if isinstance(e, IntegrityError):
+            return True
+        e = e.__cause__  # type: ignore[assignment]
+    return False
+
+
+def _attach_pool(name: str, pool_name: str, quota: str | None) -> Pool:
+    """The pool of a new catalog. A quota that differs from the one live catalogs already use is an error."""
+    existing = find_pool(pool_name)
+    if existing is None or quota is None:
+        return get_pool(pool_name, quota=quota)
+    wanted = config.parse_size(quota)
+    users = ownership.catalogs_on_pool(existing)
+    if wanted != existing.quota and users:
+        raise QuotaConflictError(
+            f"catalog {name!r}: pool {pool_name!r} is already in use by catalog {users[0].name!r} with quota "
+            f"{config.format_size(existing.quota)}, and this catalog asks for {config.format_size(wanted)}. "
+            f"Leave 'quota' out to share the pool as it is, change it for everyone with "
+            f"catalog.pool.set_quota({quota!r}), or give this catalog its own 'pool'"
+        )
+    existing.set_quota(wanted)
+    return existing
+
+
+def _pool_file(url: str) -> PoolFile | None:
+    pool = _find_location_pool(url)
+    if pool is None:
+        return None
+    key = ownership.split(url)[1]
+    entry = pool.entry(key)
+    return PoolFile(pool, key, entry) if entry is not None else None
+
+
+def _find_location_pool(location: str) -> Pool | None:
+    return find_pool(ownership.split(location)[0])
+
+
+def _remove_empty_dirs(pool: Pool, key: str) -> None:
+    """Remove ``key`` and the directories below it that hold no file, deepest first."""
+    if not key or not pool.is_dir(key):
+        return
+    for child in pool.listdir(key):
+        if pool.is_dir(child):
+            _remove_empty_dirs(pool, child)
+    if not pool.listdir(key):
+        pool.rmdir(key)
+
+
 class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
     """An Iceberg catalog with no server and no disk.
 
@@ -174,15 +219,22 @@ class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
         props.setdefault(config.WAREHOUSE, default_warehouse)
         props.setdefault(config.URI, config.DEFAULT_URI)
         props.setdefault(config.PY_IO_IMPL, config.FILE_IO_IMPL)
-        init_sql_catalog(self, name, props, _registry_engine)
+        self.pool: Pool = _attach_pool(name, pool_name, props.get(config.QUOTA))
+        self._shared_registry = registry.is_memory_sqlite(props[config.URI])
+        pool = self.pool
 
-        _register_warehouse(props[config.WAREHOUSE], self)
-        quota = props.get(config.QUOTA)
-        self.pool: Pool = get_pool(pool_name, quota=quota)
-        if quota is not None:
-            self.pool.set_quota(quota)
+        def engine(p: Properties) -> Engine:
+            if not self._shared_registry:
+                return _registry_engine(p)
+            # The same name on the same pool is the same catalog: attach to its registry, as reconnecting would.
+            return registry.shared_memory_engine(pool, f"{name}\x00{p[config.URI]}", lambda: _registry_engine(p))[0]
+
+        init_sql_catalog(self, name, props, engine)
+        self.owner: str = registry.catalog_id(self.engine, name)
+        self.properties[ownership.OWNER] = self.owner  # every FileIO of this catalog records it on the files it writes
         if strtobool(str(props.get(config.RECLAIM_ON_QUOTA, config.DEFAULT_RECLAIM_ON_QUOTA))):
             self.pool.on_full(self._reclaim_on_full)
+        ownership.attach(self)
         self._cache: OrderedDict[str, TableMetadata] = OrderedDict()
         self._cache_size = int(props.get(config.METADATA_CACHE_SIZE, config.DEFAULT_METADATA_CACHE_SIZE))
         self._cache_lock = threading.Lock()
@@ -194,6 +246,16 @@ class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
     @property
     def warehouse(self) -> str:
         return str(self.properties[config.WAREHOUSE])
+
+    @override
+    def close(self) -> None:
+        """Release the registry's connections.
+
+        An in-memory registry stays: it belongs to the pool, where other MemCatalog objects of
+        this name find it (``memcatalog.drop_pool`` ends both).
+        """
+        if not self._shared_registry:
+            super().close()
 
     # ---- metadata cache ------------------------------------------------------
     def _remember(self, location: str, metadata: TableMetadata) -> None:
@@ -229,11 +291,66 @@ class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
 
     @override
     def write_metadata_file(self, metadata: TableMetadata, io: FileIO, metadata_path: str) -> None:
-        write_table_metadata(metadata, io.new_output(metadata_path))
-        self._remember(metadata_path, metadata)
+        lease: leases.Lease | None = getattr(self._commit_state, "lease", None)
+        if lease is not None and is_pool_url(metadata_path):
+            lease.pin(*ownership.split(metadata_path))  # pinned before it exists
         written = getattr(self._commit_state, "written", None)
         if written is not None:
             written.append((io, metadata_path))
+        write_table_metadata(metadata, io.new_output(metadata_path))
+        self._remember(metadata_path, metadata)
+
+    @contextmanager
+    def _committing(self, what: str, namespace: str, table: str) -> Iterator[_Commit]:
+        """Around one registry commit: pins the metadata files written for it; frees them only when it surely failed.
+
+        A failure before the registry was sent COMMIT, or one the registry reports as a rejection
+        (a lost compare-and-swap, a constraint), is a known failure: the files written for the
+        commit are deleted. A failure after COMMIT was sent may hide a commit that landed (a
+        connection dropped after the server committed): the registry is read again, as Iceberg's
+        Java catalogs do. Pointing at the new metadata, the commit landed (the error is logged and
+        swallowed, ``landed`` says where); still at the old, it failed (cleanup). When the registry
+        cannot tell, nothing is deleted and pyiceberg's ``CommitStateUnknownException`` is raised.
+        """
+        written: list[tuple[FileIO, str]] = []
+        state = _Commit()
+        with leases.holding(self.owner) as lease:
+            saved = getattr(self._commit_state, "written", None), getattr(self._commit_state, "lease", None)
+            self._commit_state.written, self._commit_state.lease = written, lease
+            sent_before = registry.commits_sent()
+            try:
+                yield state
+            except BaseException as e:
+                if registry.commits_sent() > sent_before and not _known_failure(e):
+                    landed = self._landed(namespace, table, written) if isinstance(e, Exception) else None
+                    if landed is None:
+                        if isinstance(e, Exception):
+                            raise CommitStateUnknownException(
+                                f"{what}: the registry was sent COMMIT and then failed ({type(e).__name__}: "
+                                f"{_first_line(e)}), and cannot say whether it took it; nothing was deleted. Reload "
+                                "the table to see which snapshot is current; reclaim() frees the new files if it "
+                                "did not land"
+                            ) from e
+                        raise
+                    if landed:
+                        logger.warning("%s: the registry took the commit although it reported %r", what, e)
+                        state.landed = written[-1][1]
+                        return
+                for io, path in written:
+                    delete_quietly(io, path)
+                raise
+            finally:
+                self._commit_state.written, self._commit_state.lease = saved
+
+    def _landed(self, namespace: str, table: str, written: list[tuple[FileIO, str]]) -> bool | None:
+        """Whether the registry now points at the metadata file this commit wrote; None when it cannot be read."""
+        if not written:
+            return False
+        try:
+            current = registry.metadata_location(self.engine, self.name, namespace, table, table_type_filter(self))
+        except Exception:
+            return None
+        return current == written[-1][1]
 
     # ---- tables --------------------------------------------------------------
     def _split(self, identifier: str | Identifier) -> tuple[Identifier, str, str]:
@@ -277,27 +394,10 @@ class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
         if self.table_exists(identifier):  # before pyiceberg writes a metadata file the registry would refuse
             _, namespace, table_name = self._split(identifier)
             raise TableAlreadyExistsError(f"Table {namespace}.{table_name} already exists")
-        written: list[tuple[FileIO, str]] = []
-        self._commit_state.written = written
-        try:
-            return super().create_table(identifier, iceberg_schema, location, partition_spec, sort_order, properties)
-        except BaseException:
-            # A lost race or a registry fault: free the metadata file unless the registry took it.
-            registered = self._registered_location(identifier)
-            for io, path in written:
-                if path != registered:
-                    delete_quietly(io, path)
-            raise
-        finally:
-            self._commit_state.written = None
-
-    def _registered_location(self, identifier: str | Identifier) -> str | None:
         _, namespace, table_name = self._split(identifier)
-        try:
-            return registry.metadata_location(self.engine, self.name, namespace, table_name, table_type_filter(self))
-        except Exception:  # the registry itself failing: nothing it holds can be known
-            logger.debug("reading the registry after a failed create_table failed", exc_info=True)
-            return None
+        with self._committing(f"create table {namespace}.{table_name}", namespace, table_name):
+            return super().create_table(identifier, iceberg_schema, location, partition_spec, sort_order, properties)
+        return self.load_table(identifier)  # an error hid that the registry took it
 
     @override
     def create_namespace(self, namespace: str | Identifier, properties: Properties = EMPTY_DICT) -> None:
@@ -316,23 +416,39 @@ class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
         ns = Catalog.namespace_to_string(Catalog.namespace_from(identifier))
         name = Catalog.table_name_from(identifier)
         self._read_metadata(f"{ns}.{name}", metadata_location)
-        return super().register_table(identifier, metadata_location, overwrite)
+        table = super().register_table(identifier, metadata_location, overwrite)
+        # Files written through this catalog's FileIO for it (an import) are referenced now: their writes are over.
+        for path in maintenance.referenced_files(table):
+            lease = leases.find(leases.write_id_of(path))
+            if lease is not None and lease.ttl is not None and lease.owner == self.owner:
+                lease.release()
+        return table
 
     @override
     def commit_table(
         self, table: Table, requirements: tuple[TableRequirement, ...], updates: tuple[TableUpdate, ...]
     ) -> CommitTableResponse:
-        written: list[tuple[FileIO, str]] = []
-        self._commit_state.written = written
+        identifier = table.name()
+        namespace = Catalog.namespace_to_string(Catalog.namespace_from(identifier))
+        name = Catalog.table_name_from(identifier)
+        response: CommitTableResponse | None = None
         try:
-            response = super().commit_table(table, requirements, updates)
+            with self._committing(f"commit to table {namespace}.{name}", namespace, name) as state:
+                response = super().commit_table(table, requirements, updates)
+        except (CommitFailedException, CommitStateUnknownException):
+            raise  # pyiceberg retries a lost race with the same data files; an unknown outcome deletes nothing
         except BaseException:
-            # The registry did not take the new metadata file (a lost race, a registry fault): free it.
-            for io, path in written:
-                delete_quietly(io, path)
+            for lease in self._snapshot_writes(updates):  # surely failed, and not retried: free its files now
+                lease.fail()
             raise
-        finally:
-            self._commit_state.written = None
+        if response is None:  # an error hid a commit that landed
+            assert state.landed is not None
+            response = CommitTableResponse(
+                metadata=self._read_metadata(f"{namespace}.{name}", state.landed), metadata_location=state.landed
+            )
+        for lease in self._snapshot_writes(updates):  # the snapshots' files are referenced now: the writes are over
+            lease.release()
+        self._adopt(updates, response)
         base = table.metadata
         if property_as_bool(response.metadata.properties, TableProperties.METADATA_DELETE_AFTER_COMMIT_ENABLED, True):
             keep = {log.metadata_file for log in response.metadata.metadata_log} | {response.metadata_location}
@@ -348,20 +464,61 @@ class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
                 delete_quietly(table.io, path)
         return response
 
+    def _adopt(self, updates: tuple[TableUpdate, ...], response: CommitTableResponse) -> None:
+        """Files of a committed snapshot that a client wrote without an owner (S3) become this catalog's."""
+        snapshots = [
+            u.snapshot for u in updates if isinstance(u, AddSnapshotUpdate) and is_pool_url(u.snapshot.manifest_list)
+        ]
+        if snapshots:
+            io = self.load_file_io_for(response.metadata_location)
+            for snapshot in snapshots:
+                ownership.adopt_snapshot_files(self.owner, snapshot, io)
+
+    def _snapshot_writes(self, updates: tuple[TableUpdate, ...]) -> list[leases.Lease]:
+        """The implicit leases of pyiceberg's writes that produced the snapshots ``updates`` add."""
+        found = []
+        for update in updates:
+            if isinstance(update, AddSnapshotUpdate):
+                lease = leases.find(leases.write_id_of(update.snapshot.manifest_list))
+                if lease is not None and lease.owner == self.owner:
+                    found.append(lease)
+        return found
+
     @override
     def purge_table(self, identifier: str | Identifier) -> None:
-        table = self.load_table(identifier)
-        super().purge_table(identifier)
-        location = table.metadata.location
-        if is_pool_url(location) and not self._locations_in_use(location):
-            pool, key = locate(location)
-            if pool.is_dir(key):
-                pool.remove_tree(key)
+        """Drop the table and delete its files: those this catalog owns that no live table references.
 
-    def _locations_in_use(self, location: str) -> bool:
-        start = location.rstrip("/") + "/"
-        tables = registry.all_tables(self.engine, self.name, table_type_filter(self))
-        return any((loc or "").startswith(start) for _, _, loc in tables)
+        Files of another catalog, of no known owner, or still referenced (by another table
+        sharing them) stay. Files outside the pools (``file://``) are deleted as pyiceberg does,
+        except those another table of this catalog references.
+
+        Raises:
+            NoSuchTableError: no such table.
+        """
+        table = self.load_table(identifier)
+        files = maintenance.referenced_files(table)
+        self.drop_table(identifier)
+        candidates: dict[str, PoolFile] = {}
+        others = [f for f in files if not is_pool_url(f)]
+        for url in (f for f in files if is_pool_url(f)):
+            found = _pool_file(url)
+            if found is not None and found.entry.owner == self.owner:
+                candidates[found.url] = found
+        location = table.metadata.location
+        if is_pool_url(location) and (pool := _find_location_pool(location)) is not None:
+            key = ownership.split(location)[1]
+            for key_, entry in pool.owned_by(self.owner):
+                if key_.startswith(key.rstrip("/") + "/"):
+                    candidates.setdefault(urls.build(pool.name, key_), PoolFile(pool, key_, entry))
+        for f in ownership.unreferenced(self, candidates.values()):
+            f.pool.remove_if(f.key, f.entry)
+        if others:
+            still = self._referenced()
+            for path in others:
+                if path not in still:
+                    delete_quietly(table.io, path)
+        if is_pool_url(location) and (pool := _find_location_pool(location)) is not None:
+            _remove_empty_dirs(pool, ownership.split(location)[1])
 
     # ---- views (memcatalog.views: rows with iceberg_type VIEW, the JDBC catalog's layout) ----
     @override
@@ -442,16 +599,17 @@ class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
     def reclaim(
         self, older_than: datetime | None = None, retain_last: int | None = None, min_age: timedelta | None = None
     ) -> maintenance.ReclaimResult:
-        """Expire old snapshots, then delete every pool file under the warehouse that no live table references.
+        """Expire old snapshots, then delete the pool files this catalog owns that nothing needs any more.
 
         Args:
             older_than: expire snapshots committed before this time (never the current one, nor a branch or tag head).
             retain_last: keep at least this many of the newest snapshots of each table.
-            min_age: spare unreferenced files younger than this.
+            min_age: also spare unreferenced files younger than this.
 
-        Files that a transaction has written but not yet committed look unreferenced: run
-        ``reclaim`` when no write to this catalog is in flight, or give ``min_age`` longer
-        than any commit takes.
+        A file is deleted only when this catalog owns it (it wrote or imported it), no write in
+        flight pins it (``TableWriter``, a pyiceberg append or commit under way) and no live table
+        of any catalog in this process references it. Files of other catalogs and of no known
+        owner are never touched; ``check()`` reports the latter.
         """
         result = maintenance.ReclaimResult()
         if older_than is not None or retain_last is not None:
@@ -464,26 +622,37 @@ class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
         self._delete_unreferenced(result, written_before)
         return result
 
-    def _delete_unreferenced(self, result: maintenance.ReclaimResult, written_before: datetime | None = None) -> None:
+    def _referenced(self) -> set[str]:
+        """Every file this catalog's live tables and views reference (errors propagate: never guess)."""
         referenced: set[str] = set()
         for table in self._live_tables():
             referenced |= maintenance.referenced_files(table)
-        for key, url, entry in self._unreferenced(referenced):
-            if written_before is not None and entry.created >= written_before:
-                continue
-            pool, _ = locate(url)
-            try:
-                result.bytes_freed += pool.remove(key)
-            except FileNotFoundError:
-                continue
-            result.files_deleted += 1
-            result.deleted.append(url)
+        return ownership.canonical(referenced | views.metadata_files(self))
+
+    def _delete_unreferenced(
+        self, result: maintenance.ReclaimResult, written_before: datetime | None = None, grace: bool = False
+    ) -> None:
+        candidates = ownership.owned_files(self.owner)
+        if written_before is not None:
+            # The grace period is a defence for files no pin speaks for: a write known to be over needs none.
+            over = leases.finished() if grace else frozenset()
+            candidates = [c for c in candidates if c.entry.created < written_before or (c.pool.name, c.key) in over]
+        for f in ownership.unreferenced(self, candidates):
+            freed = f.pool.remove_if(f.key, f.entry)  # never a file published under that key since
+            if freed is not None:
+                result.bytes_freed += freed
+                result.files_deleted += 1
+                result.deleted.append(f.url)
 
     def _reclaim_on_full(self, shortfall: int) -> int:
-        """Pool reliever (``reclaim-on-quota``): delete unreferenced files older than the grace period."""
+        """Pool reliever (``reclaim-on-quota``): delete what ``reclaim()`` would.
+
+        Pinned files are spared whatever their age (the mechanism); so, as a defence, are files
+        younger than ``reclaim-grace-seconds``.
+        """
         grace = float(self.properties.get(config.RECLAIM_GRACE_SECONDS, config.DEFAULT_RECLAIM_GRACE_SECONDS))
         result = maintenance.ReclaimResult()
-        self._delete_unreferenced(result, written_before=datetime.now(timezone.utc) - timedelta(seconds=grace))
+        self._delete_unreferenced(result, datetime.now(timezone.utc) - timedelta(seconds=grace), grace=True)
         if result.files_deleted:
             logger.warning(
                 "pool %r was full: reclaim-on-quota freed %d bytes in %d unreferenced files",
@@ -494,7 +663,13 @@ class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
         return result.bytes_freed
 
     def check(self, allow_unreferenced: bool = False) -> list[str]:
-        """Audit the catalog against its pool; returns one line per finding (empty when healthy). Never raises."""
+        """Audit the catalog against its pool; returns one line per finding (empty when healthy). Never raises.
+
+        Findings: pool accounting, tables that cannot be read, referenced files missing from
+        the pool, and (unless ``allow_unreferenced``) files this catalog owns that nothing
+        references and no write in flight pins, and files under its warehouse whose owner is
+        unknown (nothing deletes those on its own).
+        """
         findings = list(self.pool.check())
         referenced: set[str] = set()
         try:
@@ -516,38 +691,28 @@ class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
                     findings.append(f"table {ns}.{name}: references {path}, which is not in the pool")
         if not allow_unreferenced:
             try:
-                unreferenced = self._unreferenced(referenced)
+                findings.extend(self._unreferenced_findings(referenced))
             except Exception as e:
-                findings.append(f"warehouse {self.warehouse} cannot be listed ({type(e).__name__}: {_first_line(e)})")
-                unreferenced = []
-            for _, url, entry in sorted(unreferenced, key=lambda found: found[0]):
-                findings.append(f"unreferenced file {url} ({entry.size} bytes)")
+                findings.append(f"pool files cannot be audited ({type(e).__name__}: {_first_line(e)})")
         return findings
+
+    def _unreferenced_findings(self, referenced: set[str]) -> list[str]:
+        referenced = ownership.canonical(referenced | views.metadata_files(self))
+        owned = [f for f in ownership.owned_files(self.owner) if f.url not in referenced]
+        out = [f"unreferenced file {f.url} ({f.entry.size} bytes)" for f in ownership.unreferenced(self, owned)]
+        if is_pool_url(self.warehouse) and (pool := _find_location_pool(self.warehouse)) is not None:
+            key = ownership.split(self.warehouse)[1]
+            for f in ownership.unowned_files(pool, key):
+                if f.url not in referenced:
+                    out.append(
+                        f"owner unknown: {f.url} ({f.entry.size} bytes) was not written by a catalog; "
+                        "reclaim() never deletes it (remove it yourself if nothing needs it)"
+                    )
+        return sorted(out)
 
     def load_file_io_for(self, location: str) -> FileIO:
         """The FileIO this catalog uses for ``location``."""
         return load_file_io(properties=self.properties, location=location)
-
-    def _unreferenced(self, referenced: set[str]) -> list[tuple[str, str, FileEntry]]:
-        """(key, url, entry) of every file this catalog owns in the pool that ``referenced`` does not name.
-
-        A catalog owns the files under its memcat:// warehouse, except those under another live
-        catalog's warehouse nested in it; a warehouse elsewhere (file://) owns no pool file.
-        """
-        if not is_pool_url(self.warehouse):
-            return []
-        # A view's current metadata file is live too; s3:// paths of served buckets name pool files.
-        referenced = {buckets.canonical(p) for p in referenced | views.metadata_files(self)}
-        pool, key = locate(self.warehouse, create=True)
-        others = [w for w in _warehouses_of(pool.name) if w != key and (not key or w.startswith(key + "/"))]
-        found = []
-        for file_key in pool.keys(key):
-            url = urls.build(pool.name, file_key)
-            entry = pool.entry(file_key)
-            if url in referenced or entry is None or any(file_key.startswith(w + "/") for w in others):
-                continue
-            found.append((file_key, url, entry))
-        return found
 
     def writer(self, identifier: str | Identifier, **options: Any) -> TableWriter:
         """A validating, bounded-memory writer for one table; see :class:`memcatalog.writer.TableWriter`."""

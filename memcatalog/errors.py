@@ -82,6 +82,10 @@ class WriteAbortedError(MemCatalogError, OSError):
     """A data file was started after its write was aborted."""
 
 
+class QuotaConflictError(MemCatalogError, ValueError):
+    """A catalog asked for a quota other than the one its pool already has while other catalogs use the pool."""
+
+
 class ServerStartError(MemCatalogError, RuntimeError):
     """A background server could not start (port taken, app failed at startup)."""
 

@@ -12,10 +12,15 @@ import pyarrow as pa
 from pyiceberg.io import FileIO, InputFile, InputStream, OutputFile, OutputStream, load_file_io
 from pyiceberg.typedef import EMPTY_DICT, Properties
 
-from memcatalog import buckets  # noqa: F401  (registers served s3:// buckets with memcatalog.urls)
+from memcatalog import (
+    buckets,  # noqa: F401  (registers served s3:// buckets with memcatalog.urls)
+    leases,
+)
 from memcatalog.config import PY_IO_IMPL, WAREHOUSE
+from memcatalog.errors import QuotaExceededError, WriteAbortedError
 from memcatalog.files import WriteFile
-from memcatalog.pool import locate
+from memcatalog.ownership import OWNER
+from memcatalog.pool import PoolWriter, locate
 from memcatalog.urls import is_pool_url
 
 __all__ = ["MemFileIO", "MemInputFile", "MemOutputFile", "delete_quietly", "is_memcat", "locate"]
@@ -53,7 +58,19 @@ class MemInputFile(InputFile):
 
 
 class MemOutputFile(OutputFile):
-    """A file to be written; ``create()`` streams into the pool and publishes on a clean close."""
+    """A file to be written; ``create()`` streams into the pool and publishes on a clean close.
+
+    With an ``owner`` (a catalog's FileIO), the file records it and is pinned from
+    ``create()`` on: under the writer's explicit lease when one already pinned it
+    (``TableWriter``), else under the implicit lease of its write (``memcatalog.leases``).
+    """
+
+    def __init__(
+        self, location: str, owner: str | None = None, ttl: float = leases.DEFAULT_WRITE_LEASE_SECONDS
+    ) -> None:
+        super().__init__(location)
+        self.owner = owner
+        self.ttl = ttl
 
     def __len__(self) -> int:
         return len(self.to_input_file())
@@ -66,8 +83,58 @@ class MemOutputFile(OutputFile):
 
     def create(self, overwrite: bool = False) -> OutputStream:
         pool, key = locate(self.location, create=True)
-        stream: OutputStream = WriteFile(pool.writer(key, exclusive=not overwrite))
-        return stream
+        lease = None
+        held = leases.current()
+        if held is not None:
+            held.pin(pool.name, key)  # a write whose holder knows when it ends (a commit, a copy)
+        elif self.owner is not None and not leases.is_pinned(pool.name, key):
+            lease = leases.implicit(self.location, owner=self.owner, ttl=self.ttl)
+            if lease.failed:
+                raise WriteAbortedError(f"another file of this write failed, so {self.location} is not created")
+        writer = pool.writer(key, exclusive=not overwrite, owner=self.owner)
+        if lease is None:
+            return WriteFile(writer)
+        lease.pin(pool.name, key)
+        return _LeasedWriteFile(writer, lease)
+
+
+class _LeasedWriteFile(WriteFile):
+    """A stream of a write under an implicit lease: a quota failure fails the whole write (its files go)."""
+
+    def __init__(self, writer: PoolWriter, lease: leases.Lease) -> None:
+        super().__init__(writer)
+        self._lease = lease
+        self._open = True
+        lease.stream_opened()
+
+    def _ended(self) -> None:
+        if self._open:
+            self._open = False
+            self._lease.stream_closed()
+
+    def write(self, data: bytes | bytearray | memoryview | pa.Buffer) -> int:
+        try:
+            return super().write(data)
+        except QuotaExceededError:
+            self._lease.fail()  # pyiceberg's write cannot commit any more: free what it wrote now
+            raise
+
+    def close(self) -> None:
+        try:
+            super().close()
+        except OSError:  # the file could not be published: this write cannot commit either
+            self._lease.fail()
+            raise
+        finally:
+            self._ended()
+        if self._lease.failed:  # published after its write failed: nobody will ever reference it
+            self._lease.delete_file(self._writer.pool.name, self._writer.key)
+
+    def discard(self) -> None:
+        try:
+            super().discard()
+        finally:
+            self._ended()
 
 
 class MemFileIO(FileIO):
@@ -90,7 +157,11 @@ class MemFileIO(FileIO):
         return MemInputFile(location) if is_pool_url(location) else self._fallback(location).new_input(location)
 
     def new_output(self, location: str) -> OutputFile:
-        return MemOutputFile(location) if is_pool_url(location) else self._fallback(location).new_output(location)
+        if not is_pool_url(location):
+            return self._fallback(location).new_output(location)
+        owner = self.properties.get(OWNER)
+        ttl = float(self.properties.get(leases.WRITE_LEASE_SECONDS, leases.DEFAULT_WRITE_LEASE_SECONDS))
+        return MemOutputFile(location, str(owner) if owner else None, ttl)
 
     def delete(self, location: str | InputFile | OutputFile) -> None:
         path = location if isinstance(location, str) else location.location
@@ -99,6 +170,12 @@ class MemFileIO(FileIO):
             return
         pool, key = locate(path)
         pool.remove(key)
+        if path.rsplit("/", 1)[-1].startswith("snap-"):
+            # pyiceberg deletes a manifest list of a write only once that write is over (committed,
+            # or given up after its retries): its other files need no pin any more.
+            lease = leases.find(leases.write_id_of(path))
+            if lease is not None and lease.ttl is not None:
+                lease.release(finished=True)
 
     def __getstate__(self) -> dict[str, Properties]:
         return {"properties": self.properties}

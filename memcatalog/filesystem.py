@@ -110,12 +110,21 @@ class PoolFileSystem(AbstractFileSystem):  # type: ignore[misc]
         return self.created(path)
 
     # ---- writing ---------------------------------------------------------------
-    def open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
+    def open(
+        self,
+        path: str,
+        mode: str = "rb",
+        block_size: int | None = None,
+        cache_options: dict[str, Any] | None = None,
+        compression: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
         """fsspec's ``open``; a text write (``w``, ``x``, ``a``) is discarded on failure like a binary one."""
-        if "b" in mode or "r" in mode or kwargs.get("compression") is not None:
-            return super().open(path, mode, **kwargs)
+        options = {"block_size": block_size, "cache_options": cache_options, "compression": compression}
+        if "b" in mode or "r" in mode or compression is not None:
+            return super().open(path, mode, **options, **kwargs)
         text = {k: kwargs.pop(k) for k in ("encoding", "errors", "newline") if k in kwargs}
-        raw = super().open(path, mode.replace("t", "") + "b", **kwargs)
+        raw = super().open(path, mode.replace("t", "") + "b", **options, **kwargs)
         return TextWriteFile(raw, **text)
 
     def _open(

@@ -27,6 +27,8 @@ def referenced_files(table: Table) -> set[str]:
     for snapshot in md.snapshots:
         out.add(snapshot.manifest_list)
         for manifest in snapshot.manifests(table.io):
+            if manifest.manifest_path in out:  # snapshots share manifests: read each one once
+                continue
             out.add(manifest.manifest_path)
             for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):
                 out.add(entry.data_file.file_path)

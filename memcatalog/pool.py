@@ -27,10 +27,16 @@ logger = logging.getLogger("memcatalog.pool")
 
 @dataclass(frozen=True)
 class FileEntry:
-    """One stored file: an immutable buffer and when it was published."""
+    """One stored file: an immutable buffer, when it was published and who owns it.
+
+    ``owner`` is the identity of the catalog that wrote or imported the file (see
+    ``memcatalog.ownership``), or None when nobody claimed it (a file written through
+    fsspec or DuckDB). Only its owner's ``reclaim()`` may ever delete it.
+    """
 
     buffer: pa.Buffer
     created: datetime
+    owner: str | None = None
 
     @property
     def size(self) -> int:
@@ -156,27 +162,43 @@ class Pool:
         return iter(snapshot)
 
     # ---- writing --------------------------------------------------------
-    def writer(self, key: str, *, exclusive: bool = False, append: bool = False) -> PoolWriter:
-        """Start a streaming write to ``key``; nothing is visible until ``commit()``."""
+    def writer(
+        self, key: str, *, exclusive: bool = False, append: bool = False, owner: str | None = None
+    ) -> PoolWriter:
+        """Start a streaming write to ``key``; nothing is visible until ``commit()``.
+
+        ``owner`` is recorded on the published file (an append keeps the old file's owner
+        when none is given).
+        """
         self._check_writable(key)
         if exclusive and key in self._files:
             raise FileExistsError(self._url(key))
-        w = PoolWriter(self, key, exclusive=exclusive)
-        if append and (old := self._files.get(key)) is not None:
+        old = self._files.get(key) if append else None
+        w = PoolWriter(self, key, exclusive=exclusive, owner=owner if owner is not None or old is None else old.owner)
+        if old is not None:
             w.write(old.buffer)
         return w
 
-    def put(self, key: str, data: bytes | bytearray | memoryview | pa.Buffer, *, exclusive: bool = False) -> FileEntry:
+    def put(
+        self,
+        key: str,
+        data: bytes | bytearray | memoryview | pa.Buffer,
+        *,
+        exclusive: bool = False,
+        owner: str | None = None,
+    ) -> FileEntry:
         """Store ``data`` under ``key`` in one step (reserve, copy, publish)."""
-        w = self.writer(key, exclusive=exclusive)
+        w = self.writer(key, exclusive=exclusive, owner=owner)
         w.write(data)
         return w.commit()
 
-    def put_buffer(self, key: str, buffer: pa.Buffer, *, exclusive: bool = False) -> FileEntry:
+    def put_buffer(
+        self, key: str, buffer: pa.Buffer, *, exclusive: bool = False, owner: str | None = None
+    ) -> FileEntry:
         """Store an existing immutable Arrow buffer under ``key`` without copying it."""
         self._check_writable(key)
         self._reserve(buffer.size, key)
-        return self._publish(key, buffer, buffer.size, exclusive)
+        return self._publish(key, buffer, buffer.size, exclusive, owner)
 
     def remove(self, key: str) -> int:
         """Delete one file; returns the bytes freed."""
@@ -190,6 +212,34 @@ class Pool:
             self._acct.used -= old.size
         self._check_pressure()
         return old.size
+
+    def remove_if(self, key: str, entry: FileEntry) -> int | None:
+        """Delete ``key`` only if it still holds ``entry`` (not a file published since).
+
+        Returns the bytes freed, or None when nothing was deleted.
+        """
+        with self._lock:
+            if self._files.get(key) is not entry:
+                return None
+            del self._files[key]
+            self._dirs[paths.parent(key)].discard(key)
+            self._acct.used -= entry.size
+        self._check_pressure()
+        return entry.size
+
+    def adopt(self, key: str, owner: str) -> bool:
+        """Record ``owner`` on a file that has none; False when the file is missing or already owned."""
+        with self._lock:
+            entry = self._files.get(key)
+            if entry is None or entry.owner is not None:
+                return False
+            self._files[key] = FileEntry(entry.buffer, entry.created, owner)
+            return True
+
+    def owned_by(self, owner: str) -> list[tuple[str, FileEntry]]:
+        """(key, entry) of every file whose recorded owner is ``owner``."""
+        with self._lock:
+            return [(k, e) for k, e in self._files.items() if e.owner == owner]
 
     def mkdir(self, key: str, *, parents: bool = True, exist_ok: bool = True) -> None:
         with self._lock:
@@ -367,8 +417,10 @@ class Pool:
             self._acct.reserved -= n
         self._check_pressure(alerts)
 
-    def _publish(self, key: str, buffer: pa.Buffer, reserved: int, exclusive: bool) -> FileEntry:
-        entry = FileEntry(buffer, datetime.now(timezone.utc))
+    def _publish(
+        self, key: str, buffer: pa.Buffer, reserved: int, exclusive: bool, owner: str | None = None
+    ) -> FileEntry:
+        entry = FileEntry(buffer, datetime.now(timezone.utc), owner)
         with self._lock:
             try:
                 self._check_target(key)
@@ -453,7 +505,10 @@ class Pool:
                 alert.threshold * 100,
             )
             for cb in callbacks:
-                cb(alert)
+                try:
+                    cb(alert)
+                except Exception:  # a failing callback must not fail (nor leak) the write that crossed the line
+                    logger.exception("pool %r: a pressure callback failed", alert.pool)
 
 
 class PoolWriter:
@@ -463,10 +518,11 @@ class PoolWriter:
     collection) drops it and releases every reserved byte.
     """
 
-    def __init__(self, pool: Pool, key: str, *, exclusive: bool = False) -> None:
+    def __init__(self, pool: Pool, key: str, *, exclusive: bool = False, owner: str | None = None) -> None:
         self.pool = pool
         self.key = key
         self.exclusive = exclusive
+        self.owner = owner
         self._chunks: list[bytes] = []
         self._size = 0
         self._done = False
@@ -506,7 +562,7 @@ class PoolWriter:
                 raise ValueError(f"{self.pool._url(self.key)} was already committed or aborted")
             self._done = True
             chunks, self._chunks = self._chunks, []
-        return self.pool._publish(self.key, _concat(chunks, self._size), self._size, self.exclusive)
+        return self.pool._publish(self.key, _concat(chunks, self._size), self._size, self.exclusive, self.owner)
 
     def take(self, other: PoolWriter) -> int:
         """Append the bytes of ``other``, an unfinished writer of the same pool, moving its reservation.

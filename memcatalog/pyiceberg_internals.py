@@ -543,13 +543,14 @@ if FLAT_UPDATES.problem:  # pragma: no cover - exercised only by a changed pyice
 # =====================================================================================
 
 _SNAPSHOTS_KEY = '"snapshots":[]'
-_SNAPSHOT_JSON_MAX = 10_000  # snapshots whose JSON is kept, process-wide (~1 KiB each)
-_snapshot_json: OrderedDict[tuple[int, bool], tuple[Snapshot, str]] = OrderedDict()
+_SNAPSHOT_LOG_KEY = '"snapshot-log":[]'
+_SNAPSHOT_JSON_MAX = 20_000  # snapshots and snapshot-log entries whose JSON is kept, process-wide (~1 KiB each)
+_snapshot_json: OrderedDict[tuple[int, bool], tuple[Any, str]] = OrderedDict()
 _snapshot_json_lock = threading.Lock()
 
 
-def _snapshots_json(snapshots: list[Snapshot], exclude_none: bool) -> str:
-    """The JSON of each snapshot, comma-separated; each serialised once while it stays in the cache."""
+def _snapshots_json(snapshots: list[Any], exclude_none: bool) -> str:
+    """The JSON of each snapshot (or snapshot-log entry), comma-separated; each serialised once while kept."""
     cache = _snapshot_json
     pieces = []
     with _snapshot_json_lock:
@@ -567,15 +568,48 @@ def _snapshots_json(snapshots: list[Snapshot], exclude_none: bool) -> str:
     return ",".join(pieces)
 
 
+# The joined JSON of recent snapshot (and snapshot-log) lists, by their last element: a commit that
+# adds to the end of the list (an append, an overwrite) extends its parent's string instead of
+# joining every piece again. (list, exclude_none, joined); the entry holds the list, so ids stay valid.
+_JOINED_MAX = 128
+_joined: OrderedDict[int, tuple[list[Any], bool, str]] = OrderedDict()
+
+
+def _all_snapshots_json(snapshots: list[Any], exclude_none: bool) -> str:
+    """:func:`_snapshots_json` of the whole list, extending a kept prefix's when the list extends one."""
+    found = None
+    with _snapshot_json_lock:
+        for back in (1, 2, 3):  # an append adds one snapshot; a commit rarely adds more than a few
+            if len(snapshots) > back:
+                entry = _joined.get(id(snapshots[-back - 1]))
+                if entry is not None and entry[1] == exclude_none and len(entry[0]) == len(snapshots) - back:
+                    found = entry
+                    break
+    if found is not None and snapshots[: len(found[0])] == found[0]:  # identical objects: C-speed compare
+        joined = f"{found[2]},{_snapshots_json(snapshots[len(found[0]) :], exclude_none)}"
+    else:
+        joined = _snapshots_json(snapshots, exclude_none)
+    with _snapshot_json_lock:
+        _joined[id(snapshots[-1])] = (snapshots, exclude_none, joined)
+        _joined.move_to_end(id(snapshots[-1]))
+        while len(_joined) > _JOINED_MAX:
+            _joined.popitem(last=False)
+    return joined
+
+
 def table_metadata_json(metadata: TableMetadata, exclude_none: bool = True) -> str:
     """``metadata.model_dump_json(exclude_none=...)``, with each snapshot serialised once per process."""
     if not METADATA_JSON.holds or not metadata.snapshots:
         return metadata.model_dump_json(exclude_none=exclude_none)
-    rest = metadata.model_copy(update={"snapshots": []}).model_dump_json(exclude_none=exclude_none)
-    if rest.count(_SNAPSHOTS_KEY) != 1:  # a property or ref that looks like the key: take the plain path
+    rest = metadata.model_copy(update={"snapshots": [], "snapshot_log": []}).model_dump_json(exclude_none=exclude_none)
+    if rest.count(_SNAPSHOTS_KEY) != 1 or rest.count(_SNAPSHOT_LOG_KEY) != 1:  # a look-alike: the plain path
         return metadata.model_dump_json(exclude_none=exclude_none)
-    pieces = _snapshots_json(metadata.snapshots, exclude_none)
-    return rest.replace(_SNAPSHOTS_KEY, f'"snapshots":[{pieces}]', 1)
+    pieces = _all_snapshots_json(metadata.snapshots, exclude_none)
+    log = _all_snapshots_json(metadata.snapshot_log, exclude_none) if metadata.snapshot_log else ""
+    # the log first: its entries (ids and times) cannot hold the snapshots' key, a snapshot's summary could
+    return rest.replace(_SNAPSHOT_LOG_KEY, f'"snapshot-log":[{log}]', 1).replace(
+        _SNAPSHOTS_KEY, f'"snapshots":[{pieces}]', 1
+    )
 
 
 def write_table_metadata(metadata: TableMetadata, output_file: OutputFile) -> None:
@@ -618,12 +652,22 @@ def check_metadata_json() -> str | None:
             )
             for i in (1, 2)
         ]
-        metadata = base.model_copy(update={"snapshots": snapshots, "current_snapshot_id": 2})
+        from pyiceberg.table.snapshots import SnapshotLogEntry
+
+        log = [
+            SnapshotLogEntry.model_validate({"snapshot-id": s.snapshot_id, "timestamp-ms": s.timestamp_ms})
+            for s in snapshots
+        ]
+        metadata = base.model_copy(update={"snapshots": snapshots, "current_snapshot_id": 2, "snapshot_log": log})
         for exclude_none in (True, False):
             theirs = metadata.model_dump_json(exclude_none=exclude_none)
-            rest = metadata.model_copy(update={"snapshots": []}).model_dump_json(exclude_none=exclude_none)
+            rest = metadata.model_copy(update={"snapshots": [], "snapshot_log": []}).model_dump_json(
+                exclude_none=exclude_none
+            )
             pieces = ",".join(s.model_dump_json(exclude_none=exclude_none) for s in snapshots)
-            if rest.replace(_SNAPSHOTS_KEY, f'"snapshots":[{pieces}]', 1) != theirs:
+            log_pieces = ",".join(e.model_dump_json(exclude_none=exclude_none) for e in log)
+            spliced = rest.replace(_SNAPSHOT_LOG_KEY, f'"snapshot-log":[{log_pieces}]', 1)
+            if spliced.replace(_SNAPSHOTS_KEY, f'"snapshots":[{pieces}]', 1) != theirs:
                 return "pyiceberg changed: metadata JSON is no longer its snapshots' JSON spliced into the rest"
     except Exception as e:
         return f"pyiceberg changed: checking the metadata JSON layout raised {type(e).__name__}: {e}"
@@ -636,6 +680,566 @@ if METADATA_JSON.problem:  # pragma: no cover - exercised only by a changed pyic
     logger.warning("memcatalog: %s; metadata files are written by pyiceberg's own serializer.", METADATA_JSON.problem)
 
 # ===================================================================================== end of metadata JSON
+
+
+# =====================================================================================
+# Section: manifest lists that reuse their parent's encoding (issue 18)
+#
+# pyiceberg's fast append (the default) adds one manifest per commit and writes a new
+# manifest list naming every live manifest, after reading the parent's list back: on
+# an append-only table with 1,000 snapshots that is 1,000 entries decoded and 1,000
+# encoded by pyiceberg's pure-Python Avro code per commit (~15 ms), the one cost of a
+# small append that still grew with the table after the flat commits.
+#
+# The entries a child list inherits are byte-identical to the parent's, so for memcat://
+# files only (immutable, in this process, checked by identity below):
+# - reading a manifest list returns the decoded ManifestFile tuple kept for that
+#   location, as long as the stored file is the very one the tuple describes (the
+#   pool's FileEntry object, immutable, replaced on any rewrite); any other file, or a
+#   file written by another tool, is read by pyiceberg's own ``_manifests``;
+# - writing a manifest list whose tail is exactly its parent's manifests (a fast append)
+#   writes the new entries' block, encoded by pyiceberg's own resolved Avro writer and
+#   compressed by pyiceberg's own codec class, followed by the parent's blocks copied
+#   verbatim (the child takes the parent's sync marker, so the blocks are valid in it).
+#   Leading blocks are merged while the first is not smaller than the second (a binary
+#   counter), so a list of N entries has at most log2(N)+1 blocks and each entry is
+#   recompressed O(log N) times over its life. Any other list (overwrite, delete, a
+#   merged append, a first append) is one block, its inherited entries' encodings taken
+#   from a memo of encoded entries by object, the rest encoded by pyiceberg: the layout
+#   pyiceberg writes. The new entries' ManifestFile objects are decoded from their own
+#   bytes by pyiceberg's resolved Avro reader, so the kept tuple is what reading the
+#   file back gives (the contract test decodes files with pyiceberg and compares).
+#
+# Private names used, and why:
+# - ``pyiceberg.manifest._manifests`` (bound into ``pyiceberg.table.snapshots``, used by
+#   ``Snapshot.manifests``): the read being cached; rebound in that module, and called
+#   for everything not cached.
+# - ``pyiceberg.manifest._manifest_cache.get_or_cache``: pyiceberg's per-path cache of
+#   ManifestFile objects, applied to new entries as ``_manifests`` applies it.
+# - ``pyiceberg.table.update.snapshot.write_manifest_list`` (imported there from
+#   pyiceberg.manifest): rebound in that module to return the writer below for memcat://
+#   outputs of format 1 and 2, pyiceberg's own writer for everything else.
+# - ``ManifestListWriter._writer`` / ``_meta`` / ``_format_version``, and the
+#   AvroOutputFile attributes ``writer``, ``encoder``, ``output_stream``, ``sync_bytes``,
+#   ``compression_codec()``: the writer below is a subclass of pyiceberg's V1/V2 writer
+#   and uses its header and codec; only how blocks are produced differs.
+# =====================================================================================
+
+import io as _io  # noqa: E402 - this section's imports, kept with it
+import weakref  # noqa: E402
+
+import pyiceberg.manifest as _pyiceberg_manifest  # noqa: E402
+import pyiceberg.table.snapshots as _pyiceberg_snapshots  # noqa: E402
+import pyiceberg.table.update.snapshot as _pyiceberg_snapshot_update  # noqa: E402
+from pyiceberg.avro.decoder import new_decoder  # noqa: E402
+from pyiceberg.avro.encoder import BinaryEncoder  # noqa: E402
+from pyiceberg.avro.file import AvroOutputFile  # noqa: E402
+from pyiceberg.avro.reader import Reader  # noqa: E402
+from pyiceberg.avro.resolver import resolve_reader  # noqa: E402
+from pyiceberg.manifest import (  # noqa: E402
+    UNASSIGNED_SEQ,
+    ManifestListWriter,
+    ManifestListWriterV1,
+    ManifestListWriterV2,
+    PartitionFieldSummary,
+)
+
+from memcatalog.fileio import MemFileIO, MemOutputFile, is_memcat, locate  # noqa: E402
+from memcatalog.pool import FileEntry  # noqa: E402
+
+_PYICEBERG_MANIFESTS: Callable[[FileIO, str], tuple[ManifestFile, ...]] = _pyiceberg_manifest._manifests
+_PYICEBERG_WRITE_MANIFEST_LIST: Callable[..., ManifestListWriter] = _pyiceberg_manifest.write_manifest_list
+
+_LISTS_MAX = 256  # manifest lists kept (their tuples and blocks are shared between parent and child)
+_ENCODED_MAX = 50_000  # encoded entries kept by object (~300 bytes each)
+_TAIL_CANDIDATES = 4  # lists kept per last manifest as parents to extend
+
+
+@dataclass(frozen=True)
+class _Block:
+    """One Avro data block: its records' encoding, and the block as stored (count, size, content, sync)."""
+
+    count: int
+    raw: bytes
+    stored: bytes
+
+
+@dataclass(frozen=True)
+class _KnownList:
+    """A stored manifest list: the decoded tuple ``_manifests`` returns for it, and (if written here) its blocks."""
+
+    entry: weakref.ref[FileEntry]
+    manifests: tuple[ManifestFile, ...]
+    format_version: int = 0  # 0: read, not written here; it cannot be extended
+    codec: str = ""
+    sync: bytes = b""
+    blocks: tuple[_Block, ...] = ()
+
+
+class _ManifestListCache:
+    """The known lists by location, the last known list ending in each object, and encoded entries by object."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.lists: OrderedDict[str, _KnownList] = OrderedDict()
+        # id(last manifest) -> the newest written lists ending in it (every list of an append-only
+        # chain ends in the table's first manifest; a few candidates serve branches appended in turn)
+        self.by_tail: dict[int, list[_KnownList]] = {}
+        self.encoded: OrderedDict[int, tuple[ManifestFile, int, bytes]] = OrderedDict()  # id -> (obj, version, raw)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.lists.clear()
+            self.by_tail.clear()
+            self.encoded.clear()
+
+    def get(self, location: str, entry: FileEntry) -> _KnownList | None:
+        with self.lock:
+            known = self.lists.get(location)
+            if known is None or known.entry() is not entry:
+                return None
+            self.lists.move_to_end(location)
+            return known
+
+    def put(self, location: str, known: _KnownList) -> None:
+        with self.lock:
+            self.lists[location] = known
+            self.lists.move_to_end(location)
+            if known.blocks and known.manifests:
+                candidates = self.by_tail.setdefault(id(known.manifests[-1]), [])
+                candidates.insert(0, known)
+                del candidates[_TAIL_CANDIDATES:]
+            while len(self.lists) > _LISTS_MAX:
+                _, old = self.lists.popitem(last=False)
+                tail = id(old.manifests[-1]) if old.manifests else None
+                if tail is not None and tail in self.by_tail:
+                    kept = [c for c in self.by_tail[tail] if c is not old]
+                    if kept:
+                        self.by_tail[tail] = kept
+                    else:
+                        del self.by_tail[tail]
+
+    def parent_of(self, manifests: list[ManifestFile], format_version: int, codec: str) -> _KnownList | None:
+        """The newest written list that ``manifests`` ends with (same format and codec), if any."""
+        if not manifests:
+            return None
+        with self.lock:
+            candidates = list(self.by_tail.get(id(manifests[-1]), ()))
+        for known in candidates:
+            head = len(manifests) - len(known.manifests)
+            if (
+                head >= 0
+                and known.format_version == format_version
+                and known.codec == codec
+                and all(a is b for a, b in zip(manifests[head:], known.manifests, strict=True))
+            ):
+                return known
+        return None
+
+    def encoding(self, manifest: ManifestFile, format_version: int) -> bytes | None:
+        with self.lock:
+            found = self.encoded.get(id(manifest))
+        if found is None or found[0] is not manifest or found[1] != format_version:
+            return None
+        return found[2]
+
+    def remember(self, pairs: list[tuple[ManifestFile, bytes]], format_version: int) -> None:
+        with self.lock:
+            for manifest, raw in pairs:
+                self.encoded[id(manifest)] = (manifest, format_version, raw)
+                self.encoded.move_to_end(id(manifest))
+            while len(self.encoded) > _ENCODED_MAX:
+                self.encoded.popitem(last=False)
+
+
+_manifest_lists = _ManifestListCache()
+
+
+def clear_manifest_list_cache() -> None:
+    """Forget every kept manifest list and encoded entry (the next commit of each table encodes its list once)."""
+    _manifest_lists.clear()
+
+
+def _stored(location: str) -> FileEntry | None:
+    try:
+        pool, key = locate(location)
+    except (FileNotFoundError, ValueError):
+        return None
+    return pool.entry(key)
+
+
+def cached_manifests(io: FileIO, manifest_list: str) -> tuple[ManifestFile, ...]:
+    """``pyiceberg.manifest._manifests(io, manifest_list)``, from the kept tuple when the stored file is the one it describes."""
+    if not MANIFEST_LISTS.holds or not isinstance(io, MemFileIO) or not is_memcat(manifest_list):
+        return _PYICEBERG_MANIFESTS(io, manifest_list)
+    entry = _stored(manifest_list)
+    if entry is not None and (known := _manifest_lists.get(manifest_list, entry)) is not None:
+        return known.manifests
+    manifests = _PYICEBERG_MANIFESTS(io, manifest_list)
+    if entry is not None and _stored(manifest_list) is entry:  # unchanged while it was read
+        _manifest_lists.put(manifest_list, _KnownList(weakref.ref(entry), manifests))
+    return manifests
+
+
+_readers: dict[int, Reader] = {}
+
+
+def _reader(format_version: int) -> Reader:
+    """pyiceberg's resolved reader for one manifest-list record (as ``read_manifest_list`` resolves it)."""
+    reader = _readers.get(format_version)
+    if reader is None:
+        reader = _readers[format_version] = resolve_reader(
+            MANIFEST_LIST_FILE_SCHEMAS[format_version],
+            MANIFEST_LIST_FILE_SCHEMAS[DEFAULT_READ_VERSION],
+            read_types={-1: ManifestFile, 508: PartitionFieldSummary},
+            read_enums={517: ManifestContent},
+        )
+    return reader
+
+
+def _varint(value: int) -> bytes:
+    out = _io.BytesIO()
+    BinaryEncoder(out).write_int(value)
+    return out.getvalue()
+
+
+class _ReusingManifestListWriter(ManifestListWriter):
+    """pyiceberg's manifest-list writer (V1 or V2 by the concrete class), producing blocks as described above."""
+
+    _avro: AvroOutputFile[ManifestFile] | None = None
+    _blocks_written: int = 0
+    _new_blocks: list[_Block]
+    _decoded: list[ManifestFile]
+    _reused: _KnownList | None = None
+
+    @override
+    def __enter__(self) -> ManifestListWriter:
+        # the header is written at the first block: a reused parent's sync marker goes in it
+        self._writer = AvroOutputFile[ManifestFile](
+            output_file=self._output_file,
+            record_schema=MANIFEST_LIST_FILE_SCHEMAS[DEFAULT_READ_VERSION],
+            file_schema=MANIFEST_LIST_FILE_SCHEMAS[self._format_version],
+            schema_name="manifest_file",
+            metadata=self._meta,
+        )
+        self._new_blocks, self._decoded = [], []
+        return self
+
+    @override
+    def __exit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> None:
+        if self._avro is None:
+            if exc_type is not None:
+                return  # nothing was written: leave no file behind
+            self._open(None)
+        assert self._avro is not None
+        self._avro.__exit__(exc_type, exc_value, traceback)
+        if exc_type is None and self._blocks_written == 1:
+            self._remember()
+
+    def _open(self, sync: bytes | None) -> AvroOutputFile[ManifestFile]:
+        if sync is not None:
+            self._writer.sync_bytes = sync
+        self._writer.__enter__()
+        self._avro = self._writer
+        return self._avro
+
+    def _unchanged_by_prepare(self, manifest: ManifestFile) -> bool:
+        """Whether ``prepare_manifest`` would write ``manifest`` as it is (no sequence number to assign)."""
+        if self._format_version == 1:
+            return manifest.content == ManifestContent.DATA
+        return manifest.sequence_number != UNASSIGNED_SEQ and manifest.min_sequence_number != UNASSIGNED_SEQ
+
+    def _encode(self, manifests: list[ManifestFile]) -> list[tuple[ManifestFile, bytes]]:
+        """Each manifest as pyiceberg writes it, with the object reading those bytes back gives."""
+        writer, reader = self._writer.writer, _reader(self._format_version)
+        out = []
+        for manifest in manifests:
+            raw = _manifest_lists.encoding(manifest, self._format_version)
+            if raw is not None and self._unchanged_by_prepare(manifest):
+                out.append((manifest, raw))
+                continue
+            buffer = _io.BytesIO()
+            writer.write(BinaryEncoder(buffer), self.prepare_manifest(manifest))
+            raw = buffer.getvalue()
+            decoded = _pyiceberg_manifest._manifest_cache.get_or_cache(reader.read(new_decoder(raw)))
+            out.append((decoded, raw))
+        return out
+
+    def _block(self, raw: bytes, count: int, sync: bytes) -> _Block:
+        codec = self._writer.compression_codec()
+        content = codec.compress(raw)[0] if codec else raw
+        return _Block(count, raw, b"".join((_varint(count), _varint(len(content)), content, sync)))
+
+    @override
+    def add_manifests(self, manifest_files: list[ManifestFile]) -> ManifestListWriter:
+        codec = self._meta.get("avro.codec", "")
+        parent = _manifest_lists.parent_of(manifest_files, self._format_version, codec) if self._avro is None else None
+        if parent is not None:
+            head = len(manifest_files) - len(parent.manifests)
+            pairs = self._encode(manifest_files[:head])
+            blocks = list(parent.blocks)
+            if pairs:
+                blocks.insert(0, self._block(b"".join(raw for _, raw in pairs), len(pairs), parent.sync))
+            while len(blocks) >= 2 and blocks[0].count >= blocks[1].count:
+                first, second = blocks[0], blocks[1]
+                blocks[0:2] = [self._block(first.raw + second.raw, first.count + second.count, parent.sync)]
+            avro = self._open(parent.sync)
+            for block in blocks:
+                avro.output_stream.write(block.stored)
+            self._reused, self._new_blocks = parent, blocks
+            self._decoded = [m for m, _ in pairs] + list(parent.manifests)
+        else:
+            pairs = self._encode(manifest_files)
+            avro = self._avro or self._open(None)
+            block = self._block(b"".join(raw for _, raw in pairs), len(pairs), avro.sync_bytes)
+            avro.output_stream.write(block.stored)
+            self._new_blocks, self._decoded = [block], [m for m, _ in pairs]
+        _manifest_lists.remember(pairs, self._format_version)
+        self._blocks_written += 1
+        return self
+
+    def _remember(self) -> None:
+        location = self._output_file.location
+        entry = _stored(location)
+        if entry is None:
+            return
+        known = _KnownList(
+            weakref.ref(entry),
+            tuple(self._decoded),
+            self._format_version,
+            self._meta.get("avro.codec", ""),
+            self._writer.sync_bytes,
+            tuple(self._new_blocks),
+        )
+        _manifest_lists.put(location, known)
+
+
+class _ReusingManifestListWriterV1(_ReusingManifestListWriter, ManifestListWriterV1):
+    """ManifestListWriterV1 (its metadata and checks) with the reusing blocks."""
+
+
+class _ReusingManifestListWriterV2(_ReusingManifestListWriter, ManifestListWriterV2):
+    """ManifestListWriterV2 (its metadata, sequence numbers and checks) with the reusing blocks."""
+
+
+def write_manifest_list(
+    format_version: Any,
+    output_file: OutputFile,
+    snapshot_id: int,
+    parent_snapshot_id: int | None,
+    sequence_number: int | None,
+    avro_compression: Any,
+) -> ManifestListWriter:
+    """``pyiceberg.manifest.write_manifest_list``, with the reusing writer for memcat:// outputs of format 1 and 2."""
+    if MANIFEST_LISTS.holds and isinstance(output_file, MemOutputFile):
+        if format_version == 1:
+            return _ReusingManifestListWriterV1(output_file, snapshot_id, parent_snapshot_id, avro_compression)
+        if format_version == 2 and sequence_number is not None:
+            return _ReusingManifestListWriterV2(
+                output_file, snapshot_id, parent_snapshot_id, sequence_number, avro_compression
+            )
+    return _PYICEBERG_WRITE_MANIFEST_LIST(
+        format_version, output_file, snapshot_id, parent_snapshot_id, sequence_number, avro_compression
+    )
+
+
+def check_manifest_lists() -> str | None:
+    """Check this section's assumptions; returns the first broken one, or None."""
+    import inspect
+
+    checks: list[tuple[str, Callable[[], bool]]] = [
+        (
+            "pyiceberg.table.snapshots reads manifest lists through its _manifests",
+            lambda: (
+                "_manifests(io, self.manifest_list)" in inspect.getsource(Snapshot.manifests)
+                and vars(_pyiceberg_snapshots).get("_manifests") in (_PYICEBERG_MANIFESTS, cached_manifests)
+            ),
+        ),
+        (
+            "pyiceberg.table.update.snapshot writes manifest lists through its write_manifest_list",
+            lambda: (
+                "write_manifest_list(" in inspect.getsource(_pyiceberg_snapshot_update._SnapshotProducer._commit)
+                and vars(_pyiceberg_snapshot_update).get("write_manifest_list")
+                in (_PYICEBERG_WRITE_MANIFEST_LIST, write_manifest_list)
+            ),
+        ),
+        (
+            "write_manifest_list(format_version, output_file, snapshot_id, parent_snapshot_id, sequence_number, "
+            "avro_compression)",
+            lambda: (
+                list(inspect.signature(_PYICEBERG_WRITE_MANIFEST_LIST).parameters)
+                == [
+                    "format_version",
+                    "output_file",
+                    "snapshot_id",
+                    "parent_snapshot_id",
+                    "sequence_number",
+                    "avro_compression",
+                ]
+            ),
+        ),
+        (
+            "ManifestListWriter.add_manifests writes its prepared manifests as one block through _writer.write_block",
+            lambda: (
+                "self._writer.write_block([self.prepare_manifest(manifest_file)formanifest_fileinmanifest_files])"
+                in "".join(inspect.getsource(ManifestListWriter.add_manifests).split())
+            ),
+        ),
+        (
+            "ManifestListWriter.__enter__ opens an AvroOutputFile with _meta",
+            lambda: "metadata=self._meta" in inspect.getsource(ManifestListWriter.__enter__),
+        ),
+        (
+            "AvroOutputFile writes its header at __enter__ with sync_bytes, blocks end with sync_bytes",
+            lambda: (
+                "self.sync_bytes" in inspect.getsource(AvroOutputFile._write_header)
+                and "self.encoder.write(self.sync_bytes)" in inspect.getsource(AvroOutputFile.write_block)
+            ),
+        ),
+        (
+            "_manifests caches each ManifestFile through _manifest_cache.get_or_cache",
+            lambda: "_manifest_cache.get_or_cache(" in inspect.getsource(_PYICEBERG_MANIFESTS),
+        ),
+        (
+            "read_manifest_list reads with the DEFAULT_READ_VERSION schema, ManifestFile and PartitionFieldSummary",
+            lambda: all(
+                s in inspect.getsource(_pyiceberg_manifest.read_manifest_list)
+                for s in (
+                    "MANIFEST_LIST_FILE_SCHEMAS[DEFAULT_READ_VERSION]",
+                    "-1: ManifestFile",
+                    "508: PartitionFieldSummary",
+                    "517: ManifestContent",
+                )
+            ),
+        ),
+    ]
+    for what, check in checks:
+        try:
+            if not check():
+                return f"pyiceberg changed: {what} no longer holds"
+        except Exception as e:
+            return f"pyiceberg changed: checking '{what}' raised {type(e).__name__}: {e}"
+    return None
+
+
+def install_manifest_lists() -> None:
+    """Rebind pyiceberg's manifest-list read and write to this section's (memcat:// only; the rest is pyiceberg's)."""
+    if MANIFEST_LISTS.holds:
+        vars(_pyiceberg_snapshots)["_manifests"] = cached_manifests
+        vars(_pyiceberg_snapshot_update)["write_manifest_list"] = write_manifest_list
+
+
+def uninstall_manifest_lists() -> None:
+    """Give pyiceberg its own manifest-list read and write back (tests; a process that wants pyiceberg's path)."""
+    vars(_pyiceberg_snapshots)["_manifests"] = _PYICEBERG_MANIFESTS
+    vars(_pyiceberg_snapshot_update)["write_manifest_list"] = _PYICEBERG_WRITE_MANIFEST_LIST
+
+
+MANIFEST_LISTS = Contract("manifest lists reusing their parent's encoding")
+MANIFEST_LISTS.problem = check_manifest_lists()
+if MANIFEST_LISTS.problem:  # pragma: no cover - exercised only by a changed pyiceberg
+    logger.warning(
+        "memcatalog: %s; manifest lists are read and written by pyiceberg's own code.", MANIFEST_LISTS.problem
+    )
+install_manifest_lists()
+
+# ===================================================================================== end of manifest lists
+
+
+# =====================================================================================
+# Section: snapshot lookup by id (issue 18)
+#
+# pyiceberg's ``TableMetadata.snapshot_by_id`` is a linear scan of the snapshot list,
+# and one append calls it about 11 times (the parent, the summaries, the refs): ~1 ms
+# at 1,000 snapshots. For memcat:// tables with at least ``_INDEXED_FROM`` snapshots it
+# looks the id up in an index of that snapshot list instead, built once per list (a
+# commit makes a new list; pyiceberg never changes one in place) and kept by the list
+# object itself, first occurrence first, as pyiceberg's scan finds it.
+#
+# Private name used, and why: none; ``TableMetadataCommonFields.snapshot_by_id`` is a
+# public method, rebound on the class (every metadata version inherits it) and
+# delegating to pyiceberg's own for any other location. The contract: pyiceberg's is
+# the first snapshot in ``self.snapshots`` with that id.
+# =====================================================================================
+
+from pyiceberg.table.metadata import TableMetadataCommonFields  # noqa: E402
+
+_PYICEBERG_SNAPSHOT_BY_ID: Callable[[TableMetadataCommonFields, int], Snapshot | None] = (
+    TableMetadataCommonFields.snapshot_by_id
+)
+_INDEXED_FROM = 32  # below this a scan is as fast as the index
+_INDEXES_MAX = 64
+# by id of the list's last snapshot: (the list, its length, its index); the entry holds the list, so
+# the ids stay their objects'. A list that extends a kept one by a few snapshots (the next commit's)
+# copies that index and adds them: a dict copy instead of a Python loop over the whole list.
+_indexes: OrderedDict[int, tuple[list[Snapshot], int, dict[int, Snapshot]]] = OrderedDict()
+_indexes_lock = threading.Lock()
+
+
+def _index_of(snapshots: list[Snapshot]) -> dict[int, Snapshot]:
+    n = len(snapshots)
+    parent = None
+    with _indexes_lock:
+        for back in (0, 1, 2, 3):  # the same snapshots in another list object, or a few more
+            entry = _indexes.get(id(snapshots[-back - 1])) if n > back else None
+            if entry is not None and entry[1] == n - back:
+                parent = entry
+                break
+    if parent is not None and _same_objects(snapshots[: parent[1]], parent[0]):
+        if parent[1] == n:
+            return parent[2]
+        index = parent[2].copy()
+        for snapshot in snapshots[parent[1] :]:
+            index.setdefault(snapshot.snapshot_id, snapshot)  # the first of duplicates wins, as in a scan
+    else:
+        index = {s.snapshot_id: s for s in reversed(snapshots)}  # the first of duplicates wins, as in a scan
+    with _indexes_lock:
+        _indexes[id(snapshots[-1])] = (snapshots, n, index)
+        _indexes.move_to_end(id(snapshots[-1]))
+        while len(_indexes) > _INDEXES_MAX:
+            _indexes.popitem(last=False)
+    return index
+
+
+def _same_objects(a: list[Snapshot], b: list[Snapshot]) -> bool:
+    """Whether two lists hold the very same objects (by identity; a C-speed compare of their ids)."""
+    return len(a) == len(b) and list(map(id, a)) == list(map(id, b))
+
+
+def snapshot_by_id(self: TableMetadataCommonFields, snapshot_id: int) -> Snapshot | None:
+    """``TableMetadata.snapshot_by_id``: from an index of the snapshot list for large memcat:// tables."""
+    snapshots = self.snapshots
+    if len(snapshots) < _INDEXED_FROM or not SNAPSHOT_INDEX.holds or not is_memcat(self.location):
+        return _PYICEBERG_SNAPSHOT_BY_ID(self, snapshot_id)
+    return _index_of(snapshots).get(snapshot_id)
+
+
+def check_snapshot_index() -> str | None:
+    """Check this section's assumption; returns it if broken, or None."""
+    import inspect
+
+    try:
+        source = "".join(inspect.getsource(_PYICEBERG_SNAPSHOT_BY_ID).split())
+        if "forsnapshotinself.snapshotsifsnapshot.snapshot_id==snapshot_id" not in source:
+            return "pyiceberg changed: TableMetadata.snapshot_by_id is no longer the first snapshot with the id"
+    except Exception as e:
+        return f"pyiceberg changed: checking snapshot_by_id raised {type(e).__name__}: {e}"
+    return None
+
+
+def install_snapshot_index() -> None:
+    """Rebind ``TableMetadata.snapshot_by_id`` to :func:`snapshot_by_id` (memcat:// only; the rest is pyiceberg's)."""
+    if SNAPSHOT_INDEX.holds:
+        type.__setattr__(TableMetadataCommonFields, "snapshot_by_id", snapshot_by_id)
+
+
+SNAPSHOT_INDEX = Contract("snapshot lookup by id")
+SNAPSHOT_INDEX.problem = check_snapshot_index()
+if SNAPSHOT_INDEX.problem:  # pragma: no cover - exercised only by a changed pyiceberg
+    logger.warning("memcatalog: %s; snapshots are looked up by pyiceberg's own scan.", SNAPSHOT_INDEX.problem)
+install_snapshot_index()
+
+# ===================================================================================== end of snapshot lookup
 
 
 # =====================================================================================

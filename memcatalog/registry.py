@@ -7,10 +7,27 @@ pyiceberg's SqlCatalog can read a memcatalog registry.
 
 from __future__ import annotations
 
+import threading
+import uuid
+import weakref
+from collections.abc import Callable
 from typing import Any, Literal, TypeAlias
 
 from pyiceberg.catalog.sql import IcebergTables
-from sqlalchemy import ColumnElement, Engine, create_engine, delete, event, insert, select, update
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Engine,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    delete,
+    event,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import QueuePool
@@ -40,7 +57,9 @@ def create_registry_engine(
     """
     url = make_url(uri)
     if url.get_backend_name() != "sqlite":
-        return create_engine(uri, echo=echo, pool_pre_ping=True if pool_pre_ping is None else pool_pre_ping)
+        server = create_engine(uri, echo=echo, pool_pre_ping=True if pool_pre_ping is None else pool_pre_ping)
+        event.listen(server, "commit", _count_commit)
+        return server
     kwargs: dict[str, Any] = {
         "echo": echo,
         "pool_pre_ping": bool(pool_pre_ping),
@@ -58,7 +77,22 @@ def create_registry_engine(
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.close()
 
+    event.listen(engine, "commit", _count_commit)
     return engine
+
+
+# ---- was a COMMIT sent? (a commit whose COMMIT was sent and then failed has an unknown outcome) ----
+_commits = threading.local()
+
+
+def _count_commit(_conn: Any) -> None:
+    # SQLAlchemy calls this just before it sends COMMIT to the database.
+    _commits.count = getattr(_commits, "count", 0) + 1
+
+
+def commits_sent() -> int:
+    """How many COMMITs this thread has sent to any registry: compare before and after a step."""
+    return int(getattr(_commits, "count", 0))
 
 
 def metadata_location(engine: Engine, catalog: str, namespace: str, table: str, type_filter: TypeFilter) -> str | None:
@@ -184,3 +218,61 @@ def rename_view(engine: Engine, catalog: str, source: tuple[str, str], destinati
     )
     with engine.begin() as conn:
         return bool(conn.execute(stmt).rowcount)
+
+
+# ---- the catalog's identity: who owns which pool file (memcatalog.ownership) ----------------------
+# A table of memcatalog's own beside pyiceberg's: other readers of the registry never look at it.
+_IDENTITY = MetaData()
+CATALOG_IDS = Table(
+    "memcatalog_catalogs",
+    _IDENTITY,
+    Column("catalog_name", String(255), primary_key=True),
+    Column("catalog_id", String(64), nullable=False),
+)
+
+
+def catalog_id(engine: Engine, catalog: str) -> str:
+    """The stable identity of catalog ``catalog`` in this registry, created on first use.
+
+    Every MemCatalog opened on the same registry with the same name gets the same id, in
+    any process: it is what a pool file records as its owner.
+    """
+    _IDENTITY.create_all(engine, checkfirst=True)
+    stmt = select(CATALOG_IDS.c.catalog_id).where(CATALOG_IDS.c.catalog_name == catalog)
+    with engine.connect() as conn:
+        found = conn.execute(stmt).scalar()
+    if found is not None:
+        return str(found)
+    try:
+        with engine.begin() as conn:
+            conn.execute(insert(CATALOG_IDS).values(catalog_name=catalog, catalog_id=uuid.uuid4().hex))
+    except IntegrityError:  # another catalog of that name created it first: use theirs
+        pass
+    with engine.connect() as conn:
+        return str(conn.execute(stmt).scalar_one())
+
+
+# ---- in-memory registries live as long as their pool -------------------------------------------------
+# Two MemCatalogs of the same name on an in-memory registry and the same pool are one catalog: the
+# second attaches to the first one's registry, as reconnecting to a file or server registry would.
+_MEMORY: weakref.WeakKeyDictionary[object, dict[str, Engine]] = weakref.WeakKeyDictionary()
+_MEMORY_LOCK = threading.Lock()
+
+
+def shared_memory_engine(pool: object, catalog: str, create: Callable[[], Engine]) -> tuple[Engine, bool]:
+    """The in-memory registry of catalog ``catalog`` on ``pool``: (engine, whether it already existed).
+
+    It lives as long as the pool object does (``drop_pool`` ends both).
+    """
+    with _MEMORY_LOCK:
+        engines = _MEMORY.setdefault(pool, {})
+        engine = engines.get(catalog)
+        if engine is not None:
+            return engine, True
+        engine = engines[catalog] = create()
+        return engine, False
+
+
+def is_shared_memory_engine(engine: Engine) -> bool:
+    with _MEMORY_LOCK:
+        return any(engine is e for engines in _MEMORY.values() for e in engines.values())

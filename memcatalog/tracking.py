@@ -2,8 +2,12 @@
 
 pyiceberg writes data files on a shared thread pool; when one file fails (a full
 pool), the others go on in the background. On abort the tracker refuses new files,
-discards the ones still being written, deletes the published ones, and a file that
-publishes afterwards deletes itself, so a failed write leaves nothing behind.
+discards the ones still being written, waits for the ones being published, then deletes
+every published one, so a failed write leaves nothing behind (not even reserved bytes)
+when ``abort()`` returns.
+
+With a lease, every file is pinned under it from the moment it is opened (before it
+is published), so no reclaim can take it while the write is in flight.
 """
 
 from __future__ import annotations
@@ -13,18 +17,23 @@ from types import TracebackType
 
 from pyiceberg.io import FileIO, InputFile, OutputFile, OutputStream
 
+from memcatalog import ownership
 from memcatalog.errors import WriteAbortedError
 from memcatalog.fileio import delete_quietly
+from memcatalog.leases import Lease
+from memcatalog.urls import is_pool_url
 
 
 class TrackingFileIO(FileIO):
-    def __init__(self, inner: FileIO) -> None:
+    def __init__(self, inner: FileIO, lease: Lease | None = None) -> None:
         super().__init__(inner.properties)
         self.inner = inner
+        self.lease = lease
         self.created: list[str] = []
         self.aborted = False
         self._streams: list[_TrackedStream] = []
-        self._creating = 0
+        self._creating = 0  # files being opened
+        self._closing = 0  # streams being published
         self._lock = threading.Condition()
 
     def new_input(self, location: str) -> InputFile:
@@ -45,16 +54,26 @@ class TrackingFileIO(FileIO):
             self.aborted = True
             self._lock.wait_for(lambda: self._creating == 0, timeout=60)
             streams = list(self._streams)
-            created = list(self.created)
         for stream in streams:
             stream.discard()
+        with self._lock:  # a stream that was already publishing finishes first: then it is in the pool to delete
+            self._lock.wait_for(lambda: self._closing == 0, timeout=60)
+            created = list(self.created)
         for location in created:
             delete_quietly(self.inner, location)
+
+    def committed(self) -> None:
+        """Everything created so far is referenced by a committed snapshot: a later abort keeps it."""
+        with self._lock:
+            self.created = []
+            self._streams = [s for s in self._streams if s.state == "open"]
 
     def _opened(self, location: str) -> None:
         with self._lock:
             if self.aborted:
                 raise WriteAbortedError(f"write aborted; not creating {location}")
+            if self.lease is not None and is_pool_url(location):
+                self.lease.pin(*ownership.split(location))
             self.created.append(location)
             self._creating += 1
 
@@ -97,7 +116,7 @@ class _TrackedStream:
         self.inner = inner
         self.tracker = tracker
         self.location = location
-        self._done = False
+        self.state = "open"  # then "closing" (being published), "closed" or "discarded"
 
     def write(self, b: bytes) -> int:
         return self.inner.write(b)
@@ -107,21 +126,31 @@ class _TrackedStream:
 
     @property
     def closed(self) -> bool:
-        return self._done
+        return self.state != "open"
 
     def close(self) -> None:
-        if self._done:
-            return
-        self._done = True
-        self.inner.close()
-        if self.tracker.aborted:  # published after the abort's sweep: remove it here
-            delete_quietly(self.tracker.inner, self.location)
+        tracker = self.tracker
+        with tracker._lock:
+            if self.state != "open":
+                return
+            self.state = "closing"
+            tracker._closing += 1
+        try:
+            self.inner.close()
+            if tracker.aborted:  # published after the abort's sweep: remove it here
+                delete_quietly(tracker.inner, self.location)
+        finally:
+            with tracker._lock:
+                self.state = "closed"
+                tracker._closing -= 1
+                tracker._lock.notify_all()
 
     def discard(self) -> None:
         """Drop the file unpublished (a memcat stream) or published-then-deleted (any other)."""
-        if self._done:
-            return
-        self._done = True
+        with self.tracker._lock:
+            if self.state != "open":
+                return
+            self.state = "discarded"
         discard = getattr(self.inner, "discard", None)
         if discard is not None:
             discard()

@@ -28,7 +28,7 @@ from pyiceberg.typedef import EMPTY_DICT, IcebergBaseModel, Identifier, Properti
 from pyiceberg.view import View
 from pyiceberg.view.metadata import ViewHistoryEntry, ViewMetadata, ViewVersion
 
-from memcatalog import registry
+from memcatalog import leases, registry
 from memcatalog.errors import InvalidMetadataError
 from memcatalog.fileio import delete_quietly
 from memcatalog.names import check_identifier
@@ -131,6 +131,7 @@ def _add(catalog: MemCatalog, identifier: str | Identifier, metadata_location: s
         raise ViewAlreadyExistsError(f"{what} with the same name already exists: {namespace}.{name}")
 
 
+@leases.pins_its_writes  # memcatalog.leases: its metadata file is pinned until the registry has it
 def create_view(
     catalog: MemCatalog,
     identifier: str | Identifier,
@@ -337,6 +338,7 @@ class _Builder:
             )
 
 
+@leases.pins_its_writes  # memcatalog.leases: its metadata file is pinned until the registry has it
 def replace_view(
     catalog: MemCatalog,
     identifier: str | Identifier,

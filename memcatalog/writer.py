@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import itertools
 import uuid
+import weakref
 from types import TracebackType
 
 import pyarrow as pa
+from pyiceberg.exceptions import CommitStateUnknownException
 from pyiceberg.expressions import AlwaysTrue
 from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table, TableProperties
 from pyiceberg.table.metadata import TableMetadata
 
+from memcatalog import leases
 from memcatalog.config import (
     DEFAULT_COMPRESSION,
     DEFAULT_TARGET_FILE_SIZE,
@@ -19,6 +22,7 @@ from memcatalog.config import (
     TARGET_FILE_SIZE_QUOTA_DIVISOR,
     parse_size,
 )
+from memcatalog.ownership import OWNER
 from memcatalog.pyiceberg_internals import write_data_files
 from memcatalog.tracking import TrackingFileIO
 from memcatalog.validation import Batch, validate
@@ -30,8 +34,12 @@ class TableWriter:
     Each ``write`` validates its batch (the first error rejects the whole batch) and
     buffers it as Arrow; when the buffer passes ``max_buffer_bytes`` it is written as
     Parquet data files into the table's location. ``commit()`` (or a clean exit from
-    ``with``) adds them all in one snapshot; a failure deletes every file it wrote and
-    commits nothing.
+    ``with``) adds them all in one snapshot; a failure deletes every file it wrote (data
+    files, manifests, manifest lists) and commits nothing. From the moment it opens a file
+    until it commits or aborts, the writer holds a lease that pins every file it wrote, so
+    no ``reclaim()`` (nor reclaim-on-quota) can take them, however long the write takes.
+    When the registry may have taken the commit without saying so
+    (``CommitStateUnknownException``), the writer deletes nothing.
 
     Args:
         table: the table to write to.
@@ -72,8 +80,10 @@ class TableWriter:
         self._buffer: list[pa.Table] = []
         self._buffered_bytes = 0
         self._pending: list[DataFile] = []
-        self._io = TrackingFileIO(table.io)
-        self._committed_files: set[str] = set()
+        owner = table.io.properties.get(OWNER)
+        self._lease = leases.hold(owner=str(owner) if owner else None)
+        self._io = TrackingFileIO(table.io, self._lease)
+        weakref.finalize(self, self._lease.release)  # an abandoned writer pins nothing once it is gone
         self._write_uuid = uuid.uuid4()
         self._counter = itertools.count()
         self._closed = False
@@ -123,10 +133,15 @@ class TableWriter:
         try:
             self.flush()
             self._commit_pending(final=True)
+        except CommitStateUnknownException:
+            self._closed = True  # the snapshot may be live: its files must stay (reclaim frees them if not)
+            self._lease.release()
+            raise
         except BaseException:
             self.abort()
             raise
         self._closed = True
+        self._lease.release()
 
     def abort(self) -> None:
         """Drop the buffer and delete every data file written but not committed."""
@@ -135,10 +150,13 @@ class TableWriter:
         self._closed = True
         self._buffer = []
         self._pending = []
-        # Files of an earlier commit (commit_every_files) stay; everything else this writer created goes,
-        # including files that pyiceberg's thread pool was still finishing when the failure happened.
-        self._io.created = [loc for loc in self._io.created if loc not in self._committed_files]
-        self._io.abort()
+        # Files of an earlier commit (commit_every_files) stay; everything else this writer created goes
+        # (data files, manifests, manifest lists), including files that pyiceberg's thread pool was still
+        # finishing when the failure happened.
+        try:
+            self._io.abort()
+        finally:
+            self._lease.release()
 
     def __enter__(self) -> TableWriter:
         return self
@@ -164,13 +182,24 @@ class TableWriter:
         overwrite_now = self.mode == "overwrite" and self.snapshots_committed == 0
         if not self._pending and not (final and overwrite_now):
             return
-        with self.table.transaction() as tx:
+        # The commit writes its manifests and manifest list through the tracking FileIO too: a
+        # failed commit (the quota, a lost race after the retries) frees them with the data files.
+        table = self.table
+        shadow = type(table)(
+            identifier=table.name(),
+            metadata=table.metadata,
+            metadata_location=table.metadata_location,
+            io=self._io,
+            catalog=table.catalog,
+        )
+        with shadow.transaction() as tx:
             if overwrite_now:
                 tx.delete(AlwaysTrue())
             if self._pending:
                 with tx.update_snapshot().fast_append() as append:
                     for data_file in self._pending:
                         append.append_data_file(data_file)
-        self._committed_files.update(f.file_path for f in self._pending)
+        table.metadata, table.metadata_location = shadow.metadata, shadow.metadata_location
+        self._io.committed()
         self._pending = []
         self.snapshots_committed += 1

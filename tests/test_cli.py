@@ -5,6 +5,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
+import pytest
 from click.testing import CliRunner
 
 from memcatalog import __version__
@@ -37,6 +38,7 @@ def test_demo_end_to_end_at_tiny_scale() -> None:
     assert "tpch.lineitem" in text
 
 
+@pytest.mark.slow
 def test_demo_agrees_between_duckdb_and_pyiceberg() -> None:
     from memcatalog.cli.demo import run
 

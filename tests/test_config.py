@@ -15,6 +15,7 @@ from memcatalog import config
 from memcatalog.catalog import MemCatalog
 
 PACKAGE = Path(memcatalog.__file__).parent
+PLUGIN = PACKAGE.parent / "plugins" / "pytest_memcatalog"
 
 
 def _distinctive_keys() -> dict[str, str]:
@@ -30,12 +31,14 @@ def test_property_keys_are_spelled_only_in_config() -> None:
     keys = _distinctive_keys()
     assert config.PY_IO_IMPL in keys.values() and config.SQLITE_BUSY_TIMEOUT in keys.values()
     found = []
-    for path in sorted(PACKAGE.rglob("*.py")):
-        if path.name == "config.py":
+    sources = sorted(PACKAGE.rglob("*.py")) + sorted(PLUGIN.rglob("*.py"))
+    assert len(sources) > 40 and any(p.is_relative_to(PLUGIN) for p in sources)
+    for path in sources:
+        if path == PACKAGE / "config.py":
             continue
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Constant) and node.value in keys.values():
-                found.append(f"{path.relative_to(PACKAGE)}:{node.lineno}: {node.value!r}")
+                found.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}: {node.value!r}")
     assert found == [], "use the memcatalog.config constant instead of the literal"
 
 

@@ -24,7 +24,14 @@ def test_docs_have_examples() -> None:
     assert sum(len(blocks(p)) for p in PAGES) >= 15
 
 
-@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+# Pages whose examples start subprocesses (pytester runs, the CLI) run with the long tests.
+SLOW_PAGES = {"cli.md", "outgrowing-memory.md"}
+
+
+@pytest.mark.parametrize(
+    "page",
+    [pytest.param(p, id=p.name, marks=[pytest.mark.slow] if p.name in SLOW_PAGES else []) for p in PAGES],
+)
 def test_examples_run(page: Path, request: pytest.FixtureRequest) -> None:
     namespace: dict[str, object] = {"__name__": f"docs_{page.stem}"}
     pools_before = set(memcatalog.list_pools())

@@ -512,3 +512,14 @@ def test_a_directory_under_a_file_is_refused_and_changes_nothing(
     assert fs.cat_file(f"{root}/f") == b"12345"
     if isinstance(fs, PoolFileSystem):
         assert memcatalog.get_pool(root).check() == []
+
+
+def test_open_takes_fsspec_s_positional_arguments(oracle_fs: tuple[fsspec.AbstractFileSystem, str]) -> None:
+    fs, root = oracle_fs
+    with fs.open(f"{root}/p.bin", "wb", 1024, None) as f:
+        f.write(b"abc")
+    with fs.open(f"{root}/p.bin", "rb", 1024, None, None) as f:
+        assert f.read() == b"abc"
+    with fs.open(f"{root}/p.txt", "w", 1024, None, None, encoding="utf-8") as t:
+        t.write("é")
+    assert fs.cat_file(f"{root}/p.txt") == "é".encode()

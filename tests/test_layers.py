@@ -14,14 +14,14 @@ PACKAGE = Path(memcatalog.__file__).parent
 # Layers from the bottom up; a module may import its own layer's modules and those below, never above.
 LAYERS: list[set[str]] = [
     {"config", "errors", "names", "paths", "urls", "arrow_check", "schema"},
-    {"pool", "buckets"},
+    {"pool", "buckets", "leases"},
     {"files", "filesystem"},
-    {"fileio", "tracking", "registry", "maintenance", "validation", "validate", "pyiceberg_internals"},
+    {"ownership", "fileio", "tracking", "registry", "maintenance", "validation", "validate", "pyiceberg_internals"},
     {"writer", "catalog", "views", "archive", "tablecopy", "transfer"},
     {"duckdb", "duckdb_rest", "serving", "rest", "s3"},
     {"cli", "bench", "__main__"},
 ]
-NO_PYICEBERG = {"config", "names", "paths", "urls", "pool", "files", "filesystem"}
+NO_PYICEBERG = {"config", "names", "paths", "urls", "pool", "leases", "files", "filesystem"}
 
 
 def _module_name(path: Path) -> str:

@@ -31,12 +31,14 @@ def test_fixtures_give_a_fresh_catalog_and_a_duckdb_connection(pytester: pytest.
     result.assert_outcomes(passed=3)
 
 
+@pytest.mark.slow
 def test_ini_option_sets_quota(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nmemcatalog_quota = 32MiB\n")
     pytester.makepyfile("def test_q(memcatalog):\n    assert memcatalog.pool.quota == 32 * 2**20\n")
     pytester.runpytest_subprocess().assert_outcomes(passed=1)
 
 
+@pytest.mark.slow
 def test_teardown_audit_fails_a_test_that_corrupts_the_pool(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
@@ -51,6 +53,7 @@ def test_teardown_audit_fails_a_test_that_corrupts_the_pool(pytester: pytest.Pyt
     )
 
 
+@pytest.mark.slow
 def test_pool_is_freed_after_the_test(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
@@ -68,6 +71,7 @@ def test_pool_is_freed_after_the_test(pytester: pytest.Pytester) -> None:
     pytester.runpytest_subprocess().assert_outcomes(passed=2)
 
 
+@pytest.mark.slow
 def test_each_test_gets_a_duckdb_database_of_its_own_and_the_alias_leaves_the_module(
     pytester: pytest.Pytester,
 ) -> None:
@@ -113,6 +117,7 @@ def test_each_test_gets_a_duckdb_database_of_its_own_and_the_alias_leaves_the_mo
     pytester.runpytest_subprocess("-p", "no:randomly").assert_outcomes(passed=4)
 
 
+@pytest.mark.slow
 def test_load_catalog_names_return_the_tests_catalogs_and_are_restored(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nmemcatalog_catalogs = prod staging\n")
     pytester.makepyfile(

@@ -8,7 +8,7 @@ memcatalog/pyiceberg_internals.py before upgrading.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pyarrow as pa
@@ -288,6 +288,26 @@ def test_metadata_files_are_byte_for_byte_pyicebergs(catalog: MemCatalog, tmp_pa
     assert table.snapshots()[0].parent_snapshot_id is None
 
 
+def test_metadata_files_extending_the_previous_one_are_pyicebergs_json(catalog: MemCatalog) -> None:
+    """Appends add one snapshot, overwrites two, expiry removes some: each file is still pyiceberg's JSON."""
+    table = catalog.create_table("db.t", _data(0).schema)
+    steps: list[Callable[[], Any]] = [
+        lambda: table.append(_data(1)),
+        lambda: table.append(_data(2)),
+        lambda: table.overwrite(_data(3)),
+        lambda: table.append(_data(4)),
+        lambda: table.maintenance.expire_snapshots().by_id(table.snapshots()[1].snapshot_id).commit(),
+        lambda: table.append(_data(5)),
+        lambda: table.manage_snapshots().create_tag(table.snapshots()[0].snapshot_id, "first").commit(),
+        lambda: table.append(_data(6)),
+    ]
+    for step in steps:
+        step()
+        written = table.io.new_input(table.metadata_location).open().read()
+        assert written == table.metadata.model_dump_json().encode()
+        assert written == catalog.load_table("db.t").metadata.model_dump_json().encode()
+
+
 def test_the_metadata_json_check_notices_a_changed_layout(monkeypatch: pytest.MonkeyPatch) -> None:
     from pyiceberg.table.snapshots import Snapshot
 
@@ -299,6 +319,117 @@ def test_the_metadata_json_check_notices_a_changed_layout(monkeypatch: pytest.Mo
     monkeypatch.setattr(Snapshot, "model_dump_json", renamed)
     problem = internals.check_metadata_json()
     assert problem is not None and "spliced" in problem
+
+
+# ---- section: manifest lists reusing their parent's encoding --------------------------------------------------
+
+
+def test_the_manifest_list_contract_holds_and_is_installed() -> None:
+    import pyiceberg.table.snapshots as snapshots
+    import pyiceberg.table.update.snapshot as snapshot_update
+
+    problem = internals.check_manifest_lists()
+    assert problem is None, f"{problem}: manifest lists are written by pyiceberg's slower path"
+    assert snapshots._manifests is internals.cached_manifests
+    assert snapshot_update.write_manifest_list is internals.write_manifest_list
+
+
+def test_the_manifest_list_check_notices_a_changed_writer(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pyiceberg.manifest import ManifestFile, ManifestListWriter
+
+    def add_manifests(self: ManifestListWriter, manifest_files: list[ManifestFile]) -> ManifestListWriter:
+        for manifest in manifest_files:  # a release that writes a block per manifest
+            self._writer.write_block([self.prepare_manifest(manifest)])
+        return self
+
+    monkeypatch.setattr(ManifestListWriter, "add_manifests", add_manifests)
+    problem = internals.check_manifest_lists()
+    assert problem is not None and "add_manifests" in problem
+
+
+def test_the_manifest_list_check_notices_a_changed_read_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pyiceberg.table.snapshots as snapshots
+
+    monkeypatch.setattr(snapshots, "_manifests", lambda io, manifest_list: ())
+    problem = internals.check_manifest_lists()
+    assert problem is not None and "_manifests" in problem
+
+
+def test_the_reused_manifest_list_equals_what_pyicebergs_writer_writes(catalog: MemCatalog, tmp_path: Any) -> None:
+    """The kept tuple of a list made of reused blocks == pyiceberg's writer given the same manifests, read back."""
+    from pyiceberg.io.pyarrow import PyArrowFileIO
+    from pyiceberg.manifest import read_manifest_list, write_manifest_list
+
+    table = catalog.create_table("db.t", _data(0).schema)
+    for i in range(11):  # 11 entries: blocks of 1, 2 and 8 in the last list
+        table.append(_data(i * 10))
+    io = PyArrowFileIO()
+    for n, snapshot in enumerate(table.snapshots()):
+        kept = list(snapshot.manifests(table.io))
+        theirs = str(tmp_path / f"theirs{n}.avro")
+        with write_manifest_list(2, io.new_output(theirs), snapshot.snapshot_id, snapshot.parent_snapshot_id,
+                                 snapshot.sequence_number, "gzip") as writer:  # fmt: skip
+            writer.add_manifests(kept)
+        assert list(read_manifest_list(io.new_input(theirs))) == kept
+        assert list(read_manifest_list(table.io.new_input(snapshot.manifest_list))) == kept
+        assert len(kept) == n + 1
+
+
+def test_without_the_manifest_list_contract_pyiceberg_reads_and_writes(
+    catalog: MemCatalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pyiceberg.manifest import ManifestListWriterV2
+
+    table = catalog.create_table("db.t", _data(0).schema)
+    table.append(_data(0))
+    monkeypatch.setattr(internals.MANIFEST_LISTS, "problem", "simulated: pyiceberg changed")
+    location = f"{table.metadata.location}/metadata/snap-probe.avro"
+    writer = internals.write_manifest_list(2, table.io.new_output(location), 1, None, 1, "gzip")
+    assert type(writer) is ManifestListWriterV2
+    calls: list[str] = []
+    original = internals._PYICEBERG_MANIFESTS
+
+    def counting(io: Any, manifest_list: str) -> Any:
+        calls.append(manifest_list)
+        return original(io, manifest_list)
+
+    monkeypatch.setattr(internals, "_PYICEBERG_MANIFESTS", counting)
+    snapshot = table.current_snapshot()
+    assert snapshot is not None
+    assert len(snapshot.manifests(table.io)) == 1 and calls == [snapshot.manifest_list]
+    table.append(_data(10))
+    assert catalog.load_table("db.t").scan().to_arrow().num_rows == 6
+
+
+# ---- section: snapshot lookup by id ------------------------------------------------------------------------------
+
+
+def test_snapshot_lookup_by_id_finds_what_pyicebergs_scan_finds(catalog: MemCatalog) -> None:
+    from pyiceberg.table.metadata import TableMetadataCommonFields
+
+    assert internals.check_snapshot_index() is None
+    assert TableMetadataCommonFields.snapshot_by_id is internals.snapshot_by_id
+    table = catalog.create_table("db.t", _data(0).schema)
+    for i in range(internals._INDEXED_FROM + 3):
+        table.append(_data(i))
+    ids = [s.snapshot_id for s in table.metadata.snapshots]
+    for metadata in (table.metadata, catalog.load_table("db.t").metadata):
+        for snapshot_id in [*ids, 12345, -1]:
+            found = metadata.snapshot_by_id(snapshot_id)
+            assert found is internals._PYICEBERG_SNAPSHOT_BY_ID(metadata, snapshot_id)
+            assert (found is None) == (snapshot_id not in ids)
+    table.maintenance.expire_snapshots().by_ids(ids[:5]).commit()  # a new, shorter list: a new index
+    assert all(table.metadata.snapshot_by_id(i) is None for i in ids[:5])
+    assert all(table.metadata.snapshot_by_id(i).snapshot_id == i for i in ids[5:])  # type: ignore[union-attr]
+
+
+def test_the_snapshot_lookup_check_notices_a_changed_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
+    def by_last(self: Any, snapshot_id: int) -> Any:
+        return next((s for s in reversed(self.snapshots) if s.snapshot_id == snapshot_id), None)
+
+    monkeypatch.setattr(internals, "_PYICEBERG_SNAPSHOT_BY_ID", by_last)
+    problem = internals.check_snapshot_index()
+    assert problem is not None and "snapshot_by_id" in problem
 
 
 # ---- section: the catalog and the writer (issue 14) ------------------------------------------------------------

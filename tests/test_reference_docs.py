@@ -55,3 +55,13 @@ def test_every_public_name_is_in_the_api_reference() -> None:
     for name in memcatalog.__all__:
         if not name.startswith("_"):
             assert f"`memcatalog.{name}" in page, name
+
+
+def test_the_reference_does_not_change_when_a_deprecated_module_was_imported() -> None:
+    import importlib
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        importlib.import_module("memcatalog.validate")  # the module then shadows memcatalog.validate()
+    assert _generator().stale() == []

@@ -101,6 +101,7 @@ print(json.dumps({
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("form", ["directory", "archive.tar"])
 def test_save_and_restore_in_a_fresh_process(source: MemCatalog, tmp_path: Path, form: str) -> None:
     target = tmp_path / form
@@ -121,6 +122,7 @@ def test_save_and_restore_in_a_fresh_process(source: MemCatalog, tmp_path: Path,
     assert got["check"] == []
 
 
+@pytest.mark.slow
 def test_restore_into_a_pool_too_small_fails_before_loading(source: MemCatalog, tmp_path: Path) -> None:
     save(source, tmp_path / "s.tar")
     code = (
@@ -161,6 +163,7 @@ def test_save_refuses_a_non_empty_directory(source: MemCatalog, tmp_path: Path) 
         save(source, tmp_path / "busy")
 
 
+@pytest.mark.slow
 def test_the_old_transfer_module_still_works_and_says_where_to_go() -> None:
     code = (
         "import warnings, memcatalog, memcatalog.archive as a, memcatalog.tablecopy as c\n"
@@ -477,6 +480,7 @@ def s3fs_for(props: dict[str, str]) -> Any:
     )
 
 
+@pytest.mark.slow
 def test_export_to_s3_on_a_sqlite_registry(source: MemCatalog, s3: dict[str, str], tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path}/prod.db"
     target = SqlCatalog("prod", uri=uri, warehouse="s3://lake/sqlite-wh", **s3)

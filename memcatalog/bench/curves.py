@@ -7,6 +7,7 @@ x values and, per peer, the median measurement at each x.
 from __future__ import annotations
 
 import statistics
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,6 +54,11 @@ class CurveSizes:
     def full(cls) -> CurveSizes:
         return cls([1, 10, 100, 250, 500, 750, 1000], 7, [10_000, 100_000, 1_000_000, 10_000_000], [1, 10, 100, 1000],
                    [1, 2, 4, 8], 25)  # fmt: skip
+
+    @classmethod
+    def quick(cls) -> CurveSizes:
+        """The same range of snapshots and tables with fewer points, rows to 1M: minutes, not half an hour."""
+        return cls([1, 10, 100, 500, 1000], 5, [10_000, 100_000, 1_000_000], [1, 10, 100, 1000], [1, 2, 4, 8], 10)
 
     @classmethod
     def tiny(cls) -> CurveSizes:
@@ -108,8 +114,11 @@ def _commit_once(kind: str, peer: Peer, identifier: str, table: Table, batch: pa
     return timed(write)
 
 
-def snapshot_curve(kind: str, checkpoints: list[int], samples: int) -> Curve:
-    """Median latency of a 100-row commit made when the table already has x - 1 snapshots."""
+def snapshot_curve(kind: str, checkpoints: list[int], samples: int, only: list[str] | None = None) -> Curve:
+    """Median latency of a 100-row commit made when the table already has x - 1 snapshots.
+
+    ``only``: the labels to run (peer names, or the extra memcatalog histories), default all.
+    """
     curve = Curve(
         f"commit latency against snapshots ({'table.append' if kind == 'append' else 'catalog.writer'}, 100 rows)",
         "snapshots in the table",
@@ -123,9 +132,15 @@ def snapshot_curve(kind: str, checkpoints: list[int], samples: int) -> Curve:
         runs.append((OVERWRITE_HISTORY, "memcatalog", True, {}))
         runs.append((MERGED_MANIFESTS, "memcatalog", False, {"commit.manifest-merge.enabled": "true"}))
     for label, name, overwrite, properties in runs:
+        if only is not None and label not in only:
+            continue
         peer = make(name)
         try:
             peer.catalog.create_namespace("b")
+            # warm up first (imports, pyarrow's writer, the catalog's connection): the first point is not a cold start
+            warm = peer.catalog.create_table("b.warm", batch.schema)
+            for _ in range(3):
+                _commit_once(kind, peer, "b.warm", warm, batch)
             peer.catalog.create_table("b.h", batch.schema, properties=properties)
             builder = _builder(peer, "b.h")
             values = []
@@ -236,3 +251,88 @@ def threads_curve(threads: list[int], per_thread: int) -> Curve:
             curve.extra[f"{name}, {n} threads: errors"] = errors
         curve.series[name] = rates
     return curve
+
+
+# ---- alternated: the first append against the N-th, in turns ------------------------------------------------
+
+
+def alternated(snapshots: int, samples: int, kind: str = "append") -> tuple[float, float]:
+    """Median latency of a new table's first commit and of a commit at ``snapshots``, measured in turns.
+
+    memcatalog only. Taking the two in turns puts them in the same conditions on a shared
+    machine, where a curve's points are measured minutes apart.
+    """
+    batch = dataset(100)
+    peer = make("memcatalog")
+    try:
+        peer.catalog.create_namespace("b")
+        peer.catalog.create_table("b.h", batch.schema)
+        _grow(_builder(peer, "b.h"), batch, snapshots - 1)
+        big = peer.catalog.load_table("b.h")
+        firsts, lasts = [], []
+        for i in range(samples):
+            fresh = peer.catalog.create_table(f"b.f{i}", batch.schema)
+            firsts.append(_commit_once(kind, peer, f"b.f{i}", fresh, batch))
+            lasts.append(_commit_once(kind, peer, "b.h", big, batch))
+            peer.catalog.purge_table(f"b.f{i}")
+        return statistics.median(firsts), statistics.median(lasts)
+    finally:
+        peer.close()
+
+
+# ---- command line ----------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m memcatalog.bench.curves``: one or all curves, printed as the markdown of docs/benchmarks.md."""
+    import argparse
+
+    from memcatalog.bench.report import curves_markdown
+
+    parser = argparse.ArgumentParser(
+        prog="python -m memcatalog.bench.curves",
+        description="Measure how memcatalog's costs grow, every peer in the same run. With no curve named, all.",
+    )
+    parser.add_argument("--snapshots", action="append", choices=["append", "writer"], default=[],
+                        help="commit latency against snapshot count, for table.append or catalog.writer")  # fmt: skip
+    parser.add_argument("--rows", action="store_true", help="bulk append and full scan against rows")
+    parser.add_argument("--tables", action="store_true", help="catalog operations against table count")
+    parser.add_argument("--threads", action="store_true", help="concurrent appenders")
+    parser.add_argument("--quick", action="store_true", help="fewer points (CurveSizes.quick): a few minutes")
+    parser.add_argument("--up-to", type=int, default=None, help="the largest snapshot count (default 1,000)")
+    parser.add_argument("--samples", type=int, default=None, help="commits measured per snapshot point")
+    parser.add_argument("--alternate", type=int, default=None, metavar="N",
+                        help="memcatalog only: a new table's first append against the append at N snapshots, "
+                        "taken in turns (--samples of each)")  # fmt: skip
+    parser.add_argument("--only", action="append", default=None,
+                        help="a series of the snapshot curves to run (repeatable), e.g. memcatalog")  # fmt: skip
+    args = parser.parse_args(argv)
+    sizes = CurveSizes.quick() if args.quick else CurveSizes.full()
+    snapshots = [x for x in sizes.snapshots if args.up_to is None or x < args.up_to]
+    if args.up_to is not None:
+        snapshots.append(args.up_to)
+    samples = args.samples or sizes.samples
+    if args.alternate is not None:
+        for kind in args.snapshots or ["append"]:
+            first, last = alternated(args.alternate, samples, kind)
+            print(f"{kind}: first commit of a new table {first * 1000:.1f} ms, at {args.alternate:,} snapshots "
+                  f"{last * 1000:.1f} ms: {last / first:.2f}x (medians of {samples}, taken in turns)")  # fmt: skip
+        return 0
+    everything = not (args.snapshots or args.rows or args.tables or args.threads)
+    curves = [snapshot_curve(kind, snapshots, samples, args.only) for kind in args.snapshots]
+    if everything:
+        curves = run_curves(sizes, say=lambda what: print(f"... {what}", flush=True))
+    if args.rows:
+        curves += rows_curves(sizes.rows)
+    if args.tables:
+        curves += table_count_curves(sizes.tables)
+    if args.threads:
+        curves.append(threads_curve(sizes.threads, sizes.per_thread))
+    command = "python -m memcatalog.bench.curves " + " ".join(argv if argv is not None else sys.argv[1:])
+    print(f"Produced by `{command.strip()}`\n")
+    print(curves_markdown(curves, "benchmarks-curves.png").replace("\n![curves](benchmarks-curves.png)\n", ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

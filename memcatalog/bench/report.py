@@ -149,8 +149,10 @@ def curve_findings(curves: list[Curve]) -> list[str]:
                 f"- {curve.title}: {peer} at {last:,} snapshots = {growth(curve, peer):.2f}x its latency "
                 f"at {first}{met}"
             )
+        if "memcatalog" not in curve.series:
+            continue
         mine = curve.at("memcatalog", last)
-        for peer in PEER_NAMES:
+        for peer in (p for p in PEER_NAMES if p in curve.series):  # a run of some series only has fewer
             lines.append(
                 f"- {curve.title}: memcatalog / {peer} at {last:,} snapshots = {mine / curve.at(peer, last):.3f} "
                 f"({_fmt(mine, 's')} against {_fmt(curve.at(peer, last), 's')})"

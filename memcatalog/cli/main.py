@@ -397,6 +397,11 @@ def export_cmd(
     help="Also measure how costs grow: commits against snapshots (1 to 1,000), rows (10k to 10M), "
     "table count (1 to 1,000), threads (1 to 8). About half an hour on 2 cores.",
 )
+@click.option(
+    "--quick-curves",
+    is_flag=True,
+    help="With --curves: fewer points, rows to 1M (memcatalog.bench.curves.CurveSizes.quick); a few minutes.",
+)
 def bench(
     rows: int,
     repeat: int,
@@ -406,6 +411,7 @@ def bench(
     memory_size: str,
     output: str | None,
     curves: bool,
+    quick_curves: bool,
 ) -> None:
     """Benchmark memcatalog against SqlCatalog on tmpfs, SqlCatalog on fsspec memory://, and pyarrow's limit.
 
@@ -414,6 +420,7 @@ def bench(
       memcatalog bench --output docs/benchmarks.md      # a few minutes on 2 cores
       memcatalog bench --rows 200000 --small-appends 50 --memory 128MiB
       memcatalog bench --curves --output docs/benchmarks.md   # and the growth curves
+      memcatalog bench --curves --quick-curves                # fewer points: minutes
     """
     from pathlib import Path
 
@@ -427,7 +434,8 @@ def bench(
     results = run_all(rows, repeat, small_appends, threads, per_thread, parse_size(memory_size))
     rest_section = rest_bench.section(rest_bench.run_if_servable())
     rest_section += "\n" + s3_bench.section_if_servable()
-    measured = run_curves(CurveSizes.full(), say=lambda what: click.echo(f"... {what}")) if curves else None
+    sizes = CurveSizes.quick() if quick_curves else CurveSizes.full()
+    measured = run_curves(sizes, say=lambda what: click.echo(f"... {what}")) if curves else None
     command = "memcatalog bench " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "memcatalog bench"
     if output:
         md = Path(output)

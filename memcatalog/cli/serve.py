@@ -71,8 +71,8 @@ class _Stop:
 
 
 def _catalog(name: str, quota: str, archive: str | None) -> Any:
+    from memcatalog.archive import restore
     from memcatalog.catalog import MemCatalog
-    from memcatalog.transfer import restore
 
     if archive is None:
         return MemCatalog(name, quota=quota)
@@ -86,7 +86,7 @@ def _catalog(name: str, quota: str, archive: str | None) -> Any:
 def _save(catalog: Any, archive: str) -> None:
     import shutil
 
-    from memcatalog.transfer import save
+    from memcatalog.archive import save
 
     path = Path(archive)
     if path.is_dir():  # a directory save is replaced only once the new one is complete

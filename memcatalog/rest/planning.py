@@ -10,6 +10,7 @@ out by newer plans (at most MAX_PLANS per server).
 
 from __future__ import annotations
 
+import decimal
 import threading
 import uuid
 from collections import OrderedDict
@@ -44,6 +45,21 @@ class FetchTasksBody(FetchScanTasksRequest, Body):
     pass
 
 
+def _partition_value(value: Any) -> Any:
+    """A partition value as JSON: decimals as strings and binary as hex strings, as the spec writes single values.
+
+    Integers (also what pyiceberg keeps for dates, times and timestamps), floats, booleans and strings as they
+    are; a null stays null.
+    """
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).hex()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
 def _content_file(f: DataFile) -> dict[str, Any]:
     partition = f.partition
     out: dict[str, Any] = {
@@ -53,7 +69,7 @@ def _content_file(f: DataFile) -> dict[str, Any]:
         "file-format": f.file_format.value.lower(),
         "file-size-in-bytes": f.file_size_in_bytes,
         "record-count": f.record_count,
-        "partition": [partition[i] for i in range(len(partition))] if partition is not None else [],
+        "partition": [_partition_value(partition[i]) for i in range(len(partition))] if partition is not None else [],
     }
     if f.split_offsets:
         out["split-offsets"] = list(f.split_offsets)

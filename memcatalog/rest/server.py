@@ -58,6 +58,7 @@ def create_app(
         config.PY_IO_IMPL: config.FILE_IO_IMPL,  # an in-process pyiceberg client then reads memcat:// itself
         "namespace-separator": "%1F",
         config.WAREHOUSE: catalog.warehouse,
+        "memcatalog.owner": catalog.owner,  # an in-process client's files are the served catalog's (ownership.OWNER)
     }
     if "s3.endpoint" in (defaults or {}):
         # Served over S3, clients in other processes use their own S3 FileIO: pyiceberg refuses to start

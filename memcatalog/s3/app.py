@@ -44,11 +44,13 @@ async def _head_object(call: Call) -> Response:
 ROUTES: tuple[Route, ...] = (
     Route("ListBuckets", "GET", "service", None, listing.list_buckets),
     Route("GetBucketLocation", "GET", "bucket", "location", listing.bucket_location),
+    Route("ListMultipartUploads", "GET", "bucket", "uploads", objects.list_uploads),
     Route("ListObjects", "GET", "bucket", None, listing.list_objects),
     Route("HeadBucket", "HEAD", "bucket", None, listing.head_bucket),
     Route("CreateBucket", "PUT", "bucket", None, listing.create_bucket),
     Route("DeleteObjects", "POST", "bucket", "delete", objects.delete_objects),
     Route("HeadObject", "HEAD", "object", None, _head_object),
+    Route("ListParts", "GET", "object", "uploadId", objects.list_parts),
     Route("GetObject", "GET", "object", None, objects.get_object),
     Route("UploadPart", "PUT", "object", "uploadId", objects.upload_part),
     Route("PutObject", "PUT", "object", None, objects.put_object),  # CopyObject too (x-amz-copy-source)
@@ -97,7 +99,7 @@ class S3App:
             if not isinstance(e, Exception):
                 raise
             error = from_exception(e, resource)
-            body = b"" if request.method == "HEAD" else error.to_xml(request_id)
+            body = b"" if request.method == "HEAD" or error.status == 304 else error.to_xml(request_id)
             headers = {"x-amz-error-code": error.code} if request.method == "HEAD" else {}
             if request.method in ("PUT", "POST"):
                 # The body may be unread (refused before it came): the connection cannot carry another request.

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
+import hmac
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -41,16 +44,19 @@ class Endpoint:
     _etag_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def bucket_names(self) -> list[str]:
+        """The buckets served now (pools that exist), sorted."""
         names = list_pools() if self.pools is None else [p for p in self.pools if find_pool(p) is not None]
         return sorted(names)
 
     def pool(self, bucket: str) -> Pool:
+        """The pool a bucket names; NoSuchBucket unless this endpoint serves it and it exists."""
         pool = find_pool(bucket) if self.pools is None or bucket in self.pools else None
         if pool is None:
             raise S3Error.no_such_bucket(bucket)
         return pool
 
     def create_bucket(self, bucket: str) -> Pool:
+        """CreateBucket: a new pool (default quota), only on an endpoint that serves every pool."""
         if self.pools is not None and bucket not in self.pools:
             raise S3Error.access_denied(f"this endpoint serves only the pools {self.pools}; it creates no others")
         pool = get_pool(bucket)  # raises ValueError for a name no pool can have
@@ -59,17 +65,23 @@ class Endpoint:
 
     # ETags: the MD5 of what a PUT or multipart upload stored; an opaque tag for files written otherwise.
     def remember_etag(self, pool: Pool, key: str, entry: FileEntry, etag: str) -> None:
+        """Keep the ETag of what a request stored (valid while the file is that very entry)."""
         with self._etag_lock:
             self._etags[(pool.name, key)] = (entry.created, entry.size, etag)
 
     def forget_etag(self, pool: Pool, key: str) -> None:
+        """Drop the ETag of a deleted object."""
         with self._etag_lock:
             self._etags.pop((pool.name, key), None)
 
     def etag(self, pool: Pool, key: str, entry: FileEntry) -> str:
+        """The object's ETag: the MD5 remembered from its upload, else an opaque tag of the stored file."""
         with self._etag_lock:
             known = self._etags.get((pool.name, key))
-        if known is not None and known[0] == entry.created and known[1] == entry.size:
+            if known is not None and (known[0] != entry.created or known[1] != entry.size):
+                del self._etags[(pool.name, key)]  # the file was replaced by other means: its MD5 is gone
+                known = None
+        if known is not None:
             return known[2]
         tag = f"{pool.name}/{key}:{entry.size}:{entry.created.timestamp()}:{id(entry.buffer)}"
         return hashlib.md5(tag.encode(), usedforsecurity=False).hexdigest()
@@ -130,6 +142,7 @@ class Call:
                     writer.write(piece)
                     md5.update(piece)
             decoder.finish()
+            _check_content_md5(self.headers, md5.digest())
         except BaseException as e:
             writer.abort()
             async for _ in stream:  # drain
@@ -140,6 +153,19 @@ class Call:
                 raise quota_error(found, self.resource, partial=True) from e
             raise
         return md5.hexdigest()
+
+
+def _check_content_md5(headers: dict[str, str], digest: bytes) -> None:
+    """``Content-MD5`` (base64 of the body's MD5), checked as S3 does when a client sends it."""
+    given = headers.get("content-md5")
+    if given is None:
+        return
+    try:
+        expected = base64.b64decode(given.strip(), validate=True)
+    except (binascii.Error, ValueError) as e:
+        raise S3Error("InvalidDigest", 400, f"Content-MD5 {given!r} is not base64") from e
+    if not hmac.compare_digest(expected, digest):
+        raise S3Error("BadDigest", 400, "the body's MD5 differs from Content-MD5; nothing stored")
 
 
 def pool_key(bucket: str, key: str) -> str:

@@ -115,9 +115,17 @@ class Uploads:
             _abort_parts(upload)
 
     def in_flight(self, pool: Pool | None = None) -> list[tuple[str, str]]:
-        """(upload id, key) of the uploads in flight, optionally of one pool."""
+        """(key, upload id) of the uploads in flight, optionally of one pool, sorted."""
         with self._lock:
-            return sorted((i, u.key) for i, u in self._uploads.items() if pool is None or u.pool is pool)
+            return sorted((u.key, i) for i, u in self._uploads.items() if pool is None or u.pool is pool)
+
+    def parts(self, upload_id: str, pool: Pool, key: str) -> list[tuple[int, str, int]]:
+        """(number, etag, size) of an upload's parts so far, in order."""
+        with self._lock:
+            upload = self._uploads.get(upload_id)
+            if upload is None or upload.pool is not pool or upload.key != key:
+                raise _no_such_upload(upload_id)
+            return sorted((n, p.etag, p.size) for n, p in upload.parts.items())
 
 
 def _check_chosen(upload: Upload, chosen: list[tuple[int, str]]) -> list[Part]:

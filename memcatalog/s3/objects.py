@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import AsyncIterator
 from urllib.parse import unquote
 
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from memcatalog.s3 import xml
 from memcatalog.s3.call import Call, pool_key
@@ -14,6 +16,7 @@ from memcatalog.s3.multipart import MAX_PART_NUMBER
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 XML_TYPE = "application/xml"
+STREAM_CHUNK = 2**20  # bytes: larger reads are sent in pieces of this size
 
 
 def _xml(root: str, body: str, status: int = 200) -> Response:
@@ -57,7 +60,9 @@ async def get_object(call: Call, *, head: bool = False) -> Response:
         if call.key.endswith("/") and pool.is_dir(key):  # a "directory marker" as clients see one
             return Response(b"", headers={"content-length": "0", "content-type": "binary/octet-stream"})
         raise S3Error.no_such_key(call.bucket, call.key)
-    headers = _object_headers(call, entry.size, call.endpoint.etag(pool, key, entry), xml.http_date(entry.created))
+    etag = call.endpoint.etag(pool, key, entry)
+    headers = _object_headers(call, entry.size, etag, xml.http_date(entry.created))
+    _check_conditions(call, etag)
     wanted = _byte_range(call.headers["range"], entry.size, call.resource) if "range" in call.headers else None
     start, stop = wanted if wanted is not None else (0, entry.size)
     status = 200
@@ -67,8 +72,32 @@ async def get_object(call: Call, *, head: bool = False) -> Response:
         headers["content-length"] = str(stop - start)
     if head:
         return Response(None, status_code=status, headers=headers)
-    body = memoryview(entry.buffer).cast("B")[start:stop].tobytes()
-    return Response(body, status_code=status, headers=headers)
+    view = memoryview(entry.buffer).cast("B")[start:stop]
+    if len(view) <= STREAM_CHUNK:
+        return Response(view.tobytes(), status_code=status, headers=headers)
+    return StreamingResponse(_chunks(view), status_code=status, headers=headers)
+
+
+async def _chunks(view: memoryview) -> AsyncIterator[bytes]:
+    # A copy of one chunk at a time, not of the whole object: a large read stays a small allocation.
+    for offset in range(0, len(view), STREAM_CHUNK):
+        yield view[offset : offset + STREAM_CHUNK].tobytes()
+
+
+def _tags(header: str) -> set[str]:
+    return {t.strip().removeprefix("W/").strip('"') for t in header.split(",")}
+
+
+def _check_conditions(call: Call, etag: str) -> None:
+    """If-Match (412 when the object changed) and If-None-Match (304 when it did not) of a GET or HEAD."""
+    wanted = call.headers.get("if-match")
+    if wanted is not None and not ({"*", etag} & _tags(wanted)):
+        raise S3Error(
+            "PreconditionFailed", 412, f"{call.resource} changed: its ETag is no longer {wanted}", call.resource
+        )
+    unwanted = call.headers.get("if-none-match")
+    if unwanted is not None and {"*", etag} & _tags(unwanted):
+        raise S3Error("NotModified", 304, "not modified", call.resource)
 
 
 async def put_object(call: Call) -> Response:
@@ -79,9 +108,13 @@ async def put_object(call: Call) -> Response:
         await call.body()
         pool.mkdir(key)
         return Response(b"", headers={"etag": _quoted("d41d8cd98f00b204e9800998ecf8427e")})
-    writer = pool.writer(key)
-    md5 = await call.receive_into(writer)
-    entry = writer.commit()
+    create_only = call.headers.get("if-none-match", "").strip() == "*"  # a conditional write: fail if it exists
+    try:
+        writer = pool.writer(key, exclusive=create_only)
+        md5 = await call.receive_into(writer)
+        entry = writer.commit()
+    except FileExistsError as e:
+        raise S3Error("PreconditionFailed", 412, f"{call.resource} exists (If-None-Match: *)", call.resource) from e
     call.endpoint.remember_etag(pool, key, entry, md5)
     return Response(b"", headers={"etag": _quoted(md5)})
 
@@ -162,10 +195,29 @@ async def upload_part(call: Call) -> Response:
     upload_id = call.query["uploadId"]
     number = _part_number(call)
     call.endpoint.uploads.get(upload_id, pool, key)
+    if "x-amz-copy-source" in call.headers:
+        return _upload_part_copy(call, upload_id, number)
     writer = pool.writer(key)
     md5 = await call.receive_into(writer)
     call.endpoint.uploads.add_part(upload_id, number, writer, md5)
     return Response(b"", headers={"etag": _quoted(md5)})
+
+
+def _upload_part_copy(call: Call, upload_id: str, number: int) -> Response:
+    """UploadPartCopy: the part is (a byte range of) an existing object, as boto3's managed copy sends."""
+    bucket, key = _copy_source(call)
+    src = call.endpoint.pool(bucket).entry(pool_key(bucket, key))
+    if src is None:
+        raise S3Error.no_such_key(bucket, key)
+    wanted = call.headers.get("x-amz-copy-source-range")
+    start, stop = (_byte_range(wanted, src.size, call.resource) or (0, src.size)) if wanted else (0, src.size)
+    piece = memoryview(src.buffer).cast("B")[start:stop]
+    writer = call.pool().writer(call.pool_key())
+    writer.write(piece)  # a part is held reserved like any other
+    md5 = hashlib.md5(piece, usedforsecurity=False).hexdigest()
+    call.endpoint.uploads.add_part(upload_id, number, writer, md5)
+    body = xml.element("LastModified", xml.iso(src.created)) + xml.element("ETag", _quoted(md5))
+    return _xml("CopyPartResult", body)
 
 
 async def complete_upload(call: Call) -> Response:
@@ -192,3 +244,31 @@ async def complete_upload(call: Call) -> Response:
 async def abort_upload(call: Call) -> Response:
     call.endpoint.uploads.abort(call.query["uploadId"], call.pool(), call.pool_key())
     return Response(None, status_code=204)
+
+
+async def list_uploads(call: Call) -> Response:
+    """ListMultipartUploads: the uploads in flight on this endpoint (``prefix`` honoured; one page)."""
+    prefix = call.query.get("prefix", "")
+    found = [(k, i) for k, i in call.endpoint.uploads.in_flight(call.pool()) if k.startswith(prefix)]
+    entries = "".join(
+        f"<Upload>{xml.element('Key', key)}{xml.element('UploadId', upload_id)}</Upload>" for key, upload_id in found
+    )
+    head = xml.element("Bucket", call.bucket) + xml.element("Prefix", prefix) + xml.element("IsTruncated", "false")
+    return _xml("ListMultipartUploadsResult", head + entries)
+
+
+async def list_parts(call: Call) -> Response:
+    """ListParts: an upload's parts so far (one page)."""
+    upload_id = call.query["uploadId"]
+    parts = call.endpoint.uploads.parts(upload_id, call.pool(), call.pool_key())
+    entries = "".join(
+        f"<Part>{xml.element('PartNumber', n)}{xml.element('ETag', _quoted(etag))}{xml.element('Size', size)}</Part>"
+        for n, etag, size in parts
+    )
+    head = (
+        xml.element("Bucket", call.bucket)
+        + xml.element("Key", call.key)
+        + xml.element("UploadId", upload_id)
+        + xml.element("IsTruncated", "false")
+    )
+    return _xml("ListPartsResult", head + entries)

@@ -41,26 +41,32 @@ class S3Server:
 
     @property
     def url(self) -> str:
+        """``http://host:port``: the endpoint URL clients are given."""
         return self._http.url
 
     @property
     def port(self) -> int:
+        """The TCP port listened on."""
         return self._http.port
 
     @property
     def access_key(self) -> str:
+        """The access key id clients sign with."""
         return self.endpoint.credentials.access_key
 
     @property
     def secret_key(self) -> str:
+        """The secret key clients sign with."""
         return self.endpoint.credentials.secret_key
 
     @property
     def region(self) -> str:
+        """The region clients are told to use (a signature for any region is accepted)."""
         return self.endpoint.region
 
     @property
     def running(self) -> bool:
+        """Whether the endpoint still serves."""
         return self._http.running
 
     def client_properties(self) -> dict[str, str]:
@@ -74,9 +80,12 @@ class S3Server:
         }
 
     def boto3_client(self) -> Any:
-        """A boto3 S3 client for this endpoint (needs boto3)."""
-        import boto3
-        from botocore.config import Config
+        """A boto3 S3 client for this endpoint (needs boto3: ``pip install boto3``)."""
+        try:
+            import boto3
+            from botocore.config import Config
+        except ImportError as e:
+            raise ImportError("S3Server.boto3_client() needs boto3: pip install boto3") from e
 
         return boto3.client(
             "s3",

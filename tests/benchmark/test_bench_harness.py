@@ -61,3 +61,22 @@ def test_tiny_curves_measure_every_peer_and_plot(tmp_path: Path) -> None:
     text = (tmp_path / "b.md").read_text()
     assert "## Curves" in text and "![curves](b-curves.png)" in text and "| 6 |" in text
     assert (tmp_path / "b-curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_curves_command_measures_the_named_curve_and_series(capsys: pytest.CaptureFixture[str]) -> None:
+    from memcatalog.bench.curves import main
+
+    assert main(["--snapshots", "append", "--up-to", "4", "--samples", "1", "--only", "memcatalog"]) == 0
+    out = capsys.readouterr().out
+    assert "Produced by `python -m memcatalog.bench.curves --snapshots append --up-to 4" in out
+    assert "| snapshots in the table | memcatalog |" in out and "| 4 |" in out and "sql-tmpfs" not in out
+    assert "memcatalog at 4 snapshots =" in out and "memcatalog manifests in the last snapshot = 4" in out
+
+
+def test_the_curves_command_alternates_first_and_nth_commit(capsys: pytest.CaptureFixture[str]) -> None:
+    from memcatalog.bench.curves import main
+
+    assert main(["--alternate", "4", "--samples", "2", "--snapshots", "writer"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("writer: first commit of a new table ") and "at 4 snapshots" in out
+    assert "(medians of 2, taken in turns)" in out

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from helpers import SCHEMA, ids, rows
 from pyiceberg.catalog import load_catalog
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
@@ -21,6 +20,7 @@ from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
 import memcatalog
 from memcatalog import DataNotInMemoryError, MemCatalog, QuotaExceededError
 from memcatalog.fileio import MemFileIO
+from tests.helpers import SCHEMA, ids, rows
 
 
 @pytest.fixture
@@ -40,6 +40,7 @@ def test_load_catalog_with_py_catalog_impl() -> None:
     memcatalog.drop_pool(name)
 
 
+@pytest.mark.slow
 def test_yaml_and_environment_configuration_are_merged_under_kwargs(tmp_path: Path) -> None:
     (tmp_path / ".pyiceberg.yaml").write_text(
         "catalog:\n  yamlcat:\n    quota: 32MiB\n    warehouse: memcat://yamlpool/wh\n    pool: yamlpool\n"
@@ -235,6 +236,7 @@ def test_two_catalogs_on_one_sqlite_file(tmp_path: Path) -> None:
     memcatalog.drop_pool(pool)
 
 
+@pytest.mark.slow
 def test_registry_that_outlives_the_process_gives_a_clear_error(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path / 'registry.db'}"
     code = (

@@ -208,6 +208,7 @@ def test_metadata_location_in_another_pool_or_missing(cat: MemCatalog) -> None:
     memcatalog.drop_pool(other.pool.name)
 
 
+@pytest.mark.slow
 def test_second_process_on_one_registry_file(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path / 'reg.db'}"
     first = MemCatalog("xproc", uri=uri, pool=f"xp{uuid.uuid4().hex[:6]}")

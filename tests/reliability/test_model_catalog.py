@@ -133,3 +133,164 @@ class CatalogMachine(RuleBasedStateMachine):
 
 TestCatalogModel = CatalogMachine.TestCase
 TestCatalogModel.settings = settings(max_examples=25, stateful_step_count=20, deadline=None)
+
+
+# ---- issue 13: ownership, pins and reclaim, with two catalogs of one name and writers in flight -------
+
+import pytest  # noqa: E402
+from hypothesis import HealthCheck  # noqa: E402
+
+from memcatalog import QuotaExceededError  # noqa: E402
+from memcatalog.writer import TableWriter  # noqa: E402
+
+KEYS = st.sampled_from([("db", "a"), ("db", "b"), ("db", "c")])
+ADVERSARIAL = {"reclaim-on-quota": "true", "reclaim-grace-seconds": "0"}  # no grace period: only pins protect
+
+
+class OwnershipMachine(RuleBasedStateMachine):
+    """Catalog ``N`` opened several times (one registry, one pool) plus catalog ``Nx`` in the same pool.
+
+    Reclaim and reclaim-on-quota run through any handle between the writes of writers in flight.
+    Always: every table has its expected rows, every file a table or a writer in flight needs is in
+    the pool; after a reclaim its catalog's audit is clean; at the end the pool is empty.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.name = f"om{uuid.uuid4().hex[:8]}"
+        self.handles = [MemCatalog(self.name, **ADVERSARIAL)]
+        self.handles[0].create_namespace("db")
+        self.other = MemCatalog(f"{self.name}x", pool=self.name, **ADVERSARIAL)  # warehouse memcat://N/Nx
+        self.other.create_namespace("db")
+        self.tables: dict[tuple[str, tuple[str, str]], list[int]] = {}  # (catalog name, key) -> rows
+        self.writers: list[tuple[TableWriter, str, tuple[str, str], list[int], set[str]]] = []
+        self.next_id = 0
+
+    def ids(self, n: int) -> list[int]:
+        out = list(range(self.next_id, self.next_id + n))
+        self.next_id += n
+        return out
+
+    def catalogs(self, data: st.DataObject) -> MemCatalog:
+        return data.draw(st.sampled_from([*self.handles, self.other]))
+
+    @rule()
+    def open_again(self) -> None:
+        """load_catalog of the same name again (a re-run notebook cell): the same catalog."""
+        if len(self.handles) < 3:
+            self.handles.append(MemCatalog(self.name, **ADVERSARIAL))
+
+    @rule(data=st.data(), key=KEYS)
+    def create_table(self, data: st.DataObject, key: tuple[str, str]) -> None:
+        cat = self.catalogs(data)
+        if (cat.name, key) not in self.tables:
+            cat.create_table(key, SCHEMA)
+            self.tables[(cat.name, key)] = []
+
+    @precondition(lambda self: bool(self.tables))
+    @rule(data=st.data(), n=st.integers(1, 50))
+    def append(self, data: st.DataObject, n: int) -> None:
+        cat = self.catalogs(data)
+        mine = sorted(k for c, k in self.tables if c == cat.name)
+        if not mine:
+            return
+        key = data.draw(st.sampled_from(mine))
+        new = self.ids(n)
+        cat.load_table(key).append(pa.table({"id": pa.array(new, pa.int64())}, schema=SCHEMA))
+        self.tables[(cat.name, key)] += new
+
+    @precondition(lambda self: bool(self.tables) and len(self.writers) < 3)
+    @rule(data=st.data())
+    def start_writer(self, data: st.DataObject) -> None:
+        cat = self.catalogs(data)
+        mine = sorted(k for c, k in self.tables if c == cat.name)
+        if mine:
+            key = data.draw(st.sampled_from(mine))
+            self.writers.append((cat.writer(key, max_buffer_bytes=1), cat.name, key, [], set()))
+
+    @precondition(lambda self: bool(self.writers))
+    @rule(data=st.data(), n=st.integers(1, 50))
+    def writer_writes(self, data: st.DataObject, n: int) -> None:
+        writer, _, _, pending, files = data.draw(st.sampled_from(self.writers))
+        before = set(self.handles[0].pool.keys())
+        new = self.ids(n)
+        writer.write(pa.table({"id": pa.array(new, pa.int64())}, schema=SCHEMA))  # flushed at once
+        pending += new
+        files |= set(self.handles[0].pool.keys()) - before
+
+    @precondition(lambda self: bool(self.writers))
+    @rule(data=st.data(), commit=st.booleans())
+    def writer_ends(self, data: st.DataObject, commit: bool) -> None:
+        entry = data.draw(st.sampled_from(self.writers))
+        self.writers.remove(entry)
+        writer, cat_name, key, pending, _ = entry
+        if commit:
+            writer.commit()
+            self.tables[(cat_name, key)] += pending
+        else:
+            writer.abort()
+
+    @precondition(lambda self: bool(self.tables))
+    @rule(data=st.data())
+    def drop(self, data: st.DataObject) -> None:
+        cat_name, key = data.draw(st.sampled_from(sorted(self.tables)))
+        for entry in [w for w in self.writers if (w[1], w[2]) == (cat_name, key)]:
+            entry[0].abort()  # a writer of a dropped table could not commit
+            self.writers.remove(entry)
+        cat = self.other if cat_name == self.other.name else data.draw(st.sampled_from(self.handles))
+        cat.drop_table(key)
+        del self.tables[(cat_name, key)]
+
+    @rule(data=st.data())
+    def reclaim(self, data: st.DataObject) -> None:
+        cat = self.catalogs(data)
+        cat.reclaim()
+        assert cat.check() == [], "its own orphans are gone, nothing else was touched"
+
+    @rule(size=st.integers(1_000, 200_000))
+    def squeeze(self, size: int) -> None:
+        """Fill the pool to its quota: reclaim-on-quota runs (for every handle) in the middle of everything."""
+        pool = self.handles[0].pool
+        pool.set_quota(pool.stats().used + 500)
+        with contextlib.suppress(QuotaExceededError):
+            pool.put("filler.bin", b"x" * size)
+            pool.remove("filler.bin")
+        pool.set_quota("1GiB")
+
+    @invariant()
+    def nothing_live_is_lost(self) -> None:
+        for (cat_name, key), expected in self.tables.items():
+            cat = self.other if cat_name == self.other.name else self.handles[-1]
+            got = cat.load_table(key).scan().to_arrow().column("id").to_pylist()
+            assert sorted(got) == sorted(expected), (cat_name, key)
+        pool = self.handles[0].pool
+        for _, _, _, _, files in self.writers:
+            assert all(pool.entry(f) is not None for f in files), "a writer's flushed files are pinned"
+        for cat in (self.handles[0], self.other):
+            assert cat.check(allow_unreferenced=True) == []
+
+    def teardown(self) -> None:
+        for writer, *_ in self.writers:
+            writer.abort()
+        for cat_name, key in list(self.tables):
+            (self.other if cat_name == self.other.name else self.handles[0]).drop_table(key)
+        for cat in (*self.handles, self.other):
+            cat.reclaim()
+            assert cat.check() == []
+        assert self.handles[0].pool.stats().used == 0, "every byte was freed by its owner"
+        memcatalog.drop_pool(self.name)
+
+
+TestOwnershipModel = OwnershipMachine.TestCase
+TestOwnershipModel.settings = settings(
+    max_examples=5, stateful_step_count=12, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+
+
+@pytest.mark.slow
+def test_ownership_model_long() -> None:
+    run = OwnershipMachine.TestCase("runTest")
+    run.settings = settings(
+        max_examples=150, stateful_step_count=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    )
+    run.runTest()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from click.testing import CliRunner
 
 from memcatalog.cli import main
 from memcatalog.cli.stress import run
 
 
+@pytest.mark.slow
 def test_eight_threads_with_duckdb_readers_lose_nothing() -> None:
     report = run(seed=1, threads=8, operations=15, quota="256MiB")
     assert report.failures == [] and report.audit == []
@@ -16,6 +18,7 @@ def test_eight_threads_with_duckdb_readers_lose_nothing() -> None:
     assert report.ok
 
 
+@pytest.mark.slow
 def test_small_quota_rejects_writes_but_loses_nothing() -> None:
     report = run(seed=3, threads=6, operations=25, quota="1MiB", duckdb=False)
     assert report.counts["rejected (QuotaExceededError)"] > 0, "the quota is sized to be hit"

@@ -54,6 +54,9 @@ def test_multipart_upload_of_several_parts(client: Any, bucket: Pool) -> None:
     head = client.head_object(Bucket=bucket.name, Key="big/file.bin")
     assert head["ETag"].strip('"').endswith("-3")  # three parts, S3's multipart ETag
     assert bytes(bucket.get("big/file.bin")) == data
+    assert client.get_object(Bucket=bucket.name, Key="big/file.bin")["Body"].read() == data  # sent in pieces
+    ranged = client.get_object(Bucket=bucket.name, Key="big/file.bin", Range="bytes=1000-5000000")
+    assert ranged["Body"].read() == data[1000:5000001]
     assert bucket.stats().reserved == 0
 
 
@@ -281,3 +284,69 @@ def test_an_endpoint_of_every_pool_creates_buckets(client: Any) -> None:
         assert urls.is_pool_url(f"s3://{name}/a")  # in this process, straight to the pool
     finally:
         memcatalog.drop_pool(name)
+
+
+def test_a_managed_copy_of_a_large_object_copies_it_in_parts(client: Any, bucket: Pool) -> None:
+    data = _payload(11 * MiB)[: 11 * MiB + 7]
+    bucket.put("src.bin", data)
+    config = TransferConfig(multipart_threshold=5 * MiB, multipart_chunksize=5 * MiB)
+    client.copy({"Bucket": bucket.name, "Key": "src.bin"}, bucket.name, "dst.bin", Config=config)  # UploadPartCopy
+    assert client.head_object(Bucket=bucket.name, Key="dst.bin")["ETag"].strip('"').endswith("-3")
+    assert bytes(bucket.get("dst.bin")) == data
+    assert bucket.stats().reserved == 0
+
+
+def test_uploads_in_flight_and_their_parts_are_listed(client: Any, bucket: Pool) -> None:
+    upload = client.create_multipart_upload(Bucket=bucket.name, Key="m/a.bin")["UploadId"]
+    part = client.upload_part(Bucket=bucket.name, Key="m/a.bin", UploadId=upload, PartNumber=1, Body=b"abc")
+    listed = client.list_multipart_uploads(Bucket=bucket.name)["Uploads"]
+    assert [(u["Key"], u["UploadId"]) for u in listed] == [("m/a.bin", upload)]
+    parts = client.list_parts(Bucket=bucket.name, Key="m/a.bin", UploadId=upload)["Parts"]
+    assert [(p["PartNumber"], p["ETag"], p["Size"]) for p in parts] == [(1, part["ETag"], 3)]
+    client.abort_multipart_upload(Bucket=bucket.name, Key="m/a.bin", UploadId=upload)
+    assert "Uploads" not in client.list_multipart_uploads(Bucket=bucket.name)
+
+
+def test_etags_are_the_md5_and_change_when_the_file_does(client: Any, bucket: Pool) -> None:
+    import hashlib
+
+    put = client.put_object(Bucket=bucket.name, Key="e", Body=b"first")
+    assert put["ETag"] == f'"{hashlib.md5(b"first").hexdigest()}"'
+    assert client.head_object(Bucket=bucket.name, Key="e")["ETag"] == put["ETag"]
+    bucket.put("e", b"second")  # replaced in the process, not through the endpoint
+    assert client.head_object(Bucket=bucket.name, Key="e")["ETag"] != put["ETag"]
+
+
+def test_conditional_reads(client: Any, bucket: Pool) -> None:
+    etag = client.put_object(Bucket=bucket.name, Key="c", Body=b"v1")["ETag"]
+    assert client.get_object(Bucket=bucket.name, Key="c", IfMatch=etag)["Body"].read() == b"v1"
+    with pytest.raises(ClientError) as not_modified:
+        client.get_object(Bucket=bucket.name, Key="c", IfNoneMatch=etag)
+    assert not_modified.value.response["ResponseMetadata"]["HTTPStatusCode"] == 304
+    client.put_object(Bucket=bucket.name, Key="c", Body=b"v2")
+    with pytest.raises(ClientError) as changed:
+        client.get_object(Bucket=bucket.name, Key="c", IfMatch=etag)
+    assert _error(changed) == ("PreconditionFailed", 412)
+
+
+def test_a_conditional_write_creates_only(client: Any, bucket: Pool) -> None:
+    client.put_object(Bucket=bucket.name, Key="once", Body=b"first", IfNoneMatch="*")
+    with pytest.raises(ClientError) as e:
+        client.put_object(Bucket=bucket.name, Key="once", Body=b"second", IfNoneMatch="*")
+    assert _error(e) == ("PreconditionFailed", 412)
+    assert bytes(bucket.get("once")) == b"first"
+    assert bucket.stats().reserved == 0
+
+
+def test_a_body_that_differs_from_its_content_md5_is_refused(client: Any, bucket: Pool) -> None:
+    import base64
+    import hashlib
+
+    wrong = base64.b64encode(hashlib.md5(b"abd").digest()).decode()
+    with pytest.raises(ClientError) as e:
+        client.put_object(Bucket=bucket.name, Key="m", Body=b"abc", ContentMD5=wrong)
+    assert _error(e) == ("BadDigest", 400)
+    assert bucket.entry("m") is None and bucket.stats().reserved == 0
+    right = base64.b64encode(hashlib.md5(b"abc").digest()).decode()
+    client.put_object(Bucket=bucket.name, Key="m", Body=b"abc", ContentMD5=right)
+    assert bytes(bucket.get("m")) == b"abc"

@@ -77,6 +77,12 @@ def test_serve_then_sigterm_saves_and_restore_serves_it_again(tmp_path: Path) ->
         out = _stop(proc)
     assert "stopping (SIGTERM)" in out and f"saved to {archive}" in out
     assert archive.exists()
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'plugins'}"}
+    restored = subprocess.run(  # a plain restore, in a process that serves nothing
+        [sys.executable, "-m", "memcatalog", "restore", str(archive)], env=env, capture_output=True, text=True
+    )
+    assert restored.returncode == 0, restored.stderr
+    assert "db.t" in restored.stdout and "audit: clean" in restored.stdout
     with serving(*keys, "--restore", str(archive)) as (proc, urls):
         again = RestCatalog("cli", uri=urls["rest"]).load_table("db.t")
         assert sorted(again.scan().to_arrow()["n"].to_pylist()) == [1, 2, 3]

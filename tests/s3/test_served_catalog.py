@@ -113,3 +113,18 @@ def test_in_process_duckdb_attach_writes_s3_tables(cat: MemCatalog, server: Rest
     table = cat.load_table("db.d")
     assert table.location().startswith(f"s3://{cat.pool.name}/")
     assert sorted(table.scan().to_arrow()["n"].to_pylist()) == [1, 2]
+
+
+def test_pyarrows_s3_writer_uploads_a_large_data_file_in_parts(cat: MemCatalog, server: RestServer) -> None:
+    import os
+
+    client = RestCatalog("outside", uri=server.url)  # pyarrow's S3 filesystem (the AWS C++ SDK), not boto3
+    table = client.create_table("db.big", pa.schema([("b", pa.binary())]))
+    rows = [os.urandom(1024) for _ in range(12_000)]  # ~12 MiB that does not compress: more than one part
+    table.append(pa.table({"b": rows}))
+    assert server.s3 is not None
+    (key,) = cat.pool.keys("db/big/data")
+    etag = server.s3.boto3_client().head_object(Bucket=cat.pool.name, Key=key)["ETag"]
+    assert etag.strip('"').rpartition("-")[2].isdigit()  # S3's multipart ETag: md5-of-parts-N
+    assert cat.load_table("db.big").scan().to_arrow()["b"].to_pylist() == rows
+    assert cat.pool.stats().reserved == 0
