@@ -23,8 +23,9 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TypedDict, cast
 
+import pyarrow as pa
 from pyiceberg.catalog import Catalog
 from pyiceberg.typedef import Identifier
 
@@ -38,14 +39,33 @@ __all__ = ["FORMAT", "MANIFEST", "SaveFormatError", "restore", "save"]
 FORMAT = "memcatalog-save/1"
 MANIFEST = "memcatalog.json"
 
-Put = Callable[[str, Any], None]
+Put = Callable[[str, "pa.Buffer | bytes"], None]
 Get = Callable[[str], bytes]
+
+
+class SavedTable(TypedDict):
+    """One table of a save: its identifier and the metadata file it is registered at."""
+
+    identifier: list[str]
+    metadata_location: str
+
+
+class SaveManifest(TypedDict):
+    """The manifest of a save (``memcatalog.json``), as :func:`save` returns it."""
+
+    format: str
+    catalog: str
+    pool: str
+    warehouse: str
+    namespaces: dict[str, dict[str, str]]
+    tables: list[SavedTable]
+    files: dict[str, int]
 
 
 # ---- save ----------------------------------------------------------------------------------
 
 
-def save(catalog: MemCatalog, path: str | Path) -> dict[str, Any]:
+def save(catalog: MemCatalog, path: str | Path) -> SaveManifest:
     """Write the catalog to ``path``: a directory, or one archive file when it ends in ``.tar``.
 
     Returns the manifest written (namespaces, tables, files). Only memcat:// files are
@@ -55,7 +75,7 @@ def save(catalog: MemCatalog, path: str | Path) -> dict[str, Any]:
     Raises:
         FileExistsError: ``path`` is a directory that is not empty.
     """
-    manifest: dict[str, Any] = {
+    manifest: SaveManifest = {
         "format": FORMAT,
         "catalog": catalog.name,
         "pool": catalog.pool.name,
@@ -112,7 +132,7 @@ def _tar_writer(path: Path) -> Iterator[Put]:
     try:
         with tarfile.open(partial, "x") as tar:
 
-            def put(name: str, data: Any) -> None:
+            def put(name: str, data: pa.Buffer | bytes) -> None:
                 info = tarfile.TarInfo(name)
                 info.size = len(memoryview(data))
                 tar.addfile(info, io.BytesIO(memoryview(data)))
@@ -130,7 +150,7 @@ def _directory_writer(path: Path) -> Iterator[Put]:
     partial = _partial(path)
     partial.mkdir()  # ours alone: nothing in it can be a link placed by someone else
 
-    def put(name: str, data: Any) -> None:
+    def put(name: str, data: pa.Buffer | bytes) -> None:
         target = partial / name
         target.parent.mkdir(parents=True, exist_ok=True)
         with open(target, "xb") as f:
@@ -227,7 +247,7 @@ class _Loaded:
                 drop_pool(name)
 
 
-def _register_all(path: Path, manifest: dict[str, Any], loaded: _Loaded) -> None:
+def _register_all(path: Path, manifest: SaveManifest, loaded: _Loaded) -> None:
     catalog = loaded.catalog
     for ns, props in manifest["namespaces"].items():
         if not catalog.namespace_exists(ns):
@@ -263,7 +283,7 @@ def _read_member(path: Path, get: Get, member: str, size: int) -> bytes:
     return data
 
 
-def _read_manifest(path: Path, get: Get) -> dict[str, Any]:
+def _read_manifest(path: Path, get: Get) -> SaveManifest:
     try:
         manifest = json.loads(get(MANIFEST))
     except (KeyError, FileNotFoundError) as e:
@@ -277,10 +297,10 @@ def _read_manifest(path: Path, get: Get) -> dict[str, Any]:
             f"{path}: unsupported save format {manifest.get('format')!r} (this memcatalog reads {FORMAT})"
         )
     _check_shape(path, manifest)
-    return manifest
+    return cast(SaveManifest, manifest)  # its shape is checked just above
 
 
-def _check_shape(path: Path, m: dict[str, Any]) -> None:
+def _check_shape(path: Path, m: dict[str, object]) -> None:
     def bad(what: str) -> SaveFormatError:
         return SaveFormatError(f"{path}: malformed {MANIFEST}: {what}")
 
@@ -308,7 +328,7 @@ def _check_shape(path: Path, m: dict[str, Any]) -> None:
         raise bad("'files' must map memcat:// URLs to sizes in bytes")
 
 
-def _check_room(manifest: dict[str, Any]) -> None:
+def _check_room(manifest: SaveManifest) -> None:
     needed: dict[str, int] = {}
     for url, size in manifest["files"].items():
         pool, key = locate(url, create=True)

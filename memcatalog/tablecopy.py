@@ -25,7 +25,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -44,6 +43,7 @@ from pyiceberg.manifest import (
 from pyiceberg.serializers import FromInputFile, ToOutputFile
 from pyiceberg.table import Table
 from pyiceberg.table.metadata import TableMetadata
+from pyiceberg.table.snapshots import Snapshot
 from pyiceberg.typedef import Identifier
 
 from memcatalog.catalog import MemCatalog
@@ -156,7 +156,11 @@ class _Copier:
         if data_file.content != DataFileContent.POSITION_DELETES:
             return data_file_with(data_file, file_path=self.copy_bytes(data_file.file_path))
         copied = self.copy_positional_deletes(data_file.file_path)
-        changes: dict[str, Any] = {"file_size_in_bytes": copied.size, "split_offsets": None, "file_path": copied.path}
+        changes: dict[str, object] = {
+            "file_size_in_bytes": copied.size,
+            "split_offsets": None,
+            "file_path": copied.path,
+        }
         for bounds, value in (("lower_bounds", copied.lower), ("upper_bounds", copied.upper)):
             old = getattr(data_file, bounds)
             if old and _FILE_PATH_FIELD_ID in old:  # readers match delete files to data files by these
@@ -189,7 +193,7 @@ class _Copier:
         self.manifests[manifest.manifest_path] = copied
         return copied
 
-    def copy_snapshot_list(self, snapshot: Any) -> str:
+    def copy_snapshot_list(self, snapshot: Snapshot) -> str:
         new_list = self.new_path(snapshot.manifest_list)
         manifests = [self.copy_manifest(m, snapshot.snapshot_id) for m in snapshot.manifests(self.src_io)]
         with write_manifest_list(
@@ -371,7 +375,7 @@ def _register(
     catalog: Catalog,
     identifier: str | Identifier,
     result: CopyResult,
-    dst_io: Any,
+    dst_io: FileIO,
     created_namespace: Identifier | None,
 ) -> Table:
     try:
