@@ -8,7 +8,7 @@ turns whatever it raised into the spec's error body in one place.
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
 from urllib.parse import parse_qsl
 
 import pydantic
@@ -25,9 +25,10 @@ from memcatalog.config import DEFAULT_MAX_REQUEST_BYTES
 from memcatalog.rest.call import Call, Context, Route
 from memcatalog.rest.errors import RestRequestError, describe_validation_error, error_body, error_response, status_of
 from memcatalog.rest.middleware import BearerTokenMiddleware, RequestSizeLimitMiddleware
+from memcatalog.rest.models import Body
 
 
-def _parse_body(route: Route, raw: bytes) -> Any:
+def _parse_body(route: Route, raw: bytes) -> Body:
     assert route.body is not None
     if not raw.strip():
         raise RestRequestError(f"{route.operation} needs a JSON request body")
@@ -43,7 +44,7 @@ def _parse_body(route: Route, raw: bytes) -> Any:
         raise RestRequestError(describe_validation_error(e, f"{route.operation} request")) from e
 
 
-def _respond(result: Response | dict[str, Any] | None) -> Response:
+def _respond(result: Response | Mapping[str, object] | None) -> Response:
     if result is None:
         return Response(status_code=204)
     if isinstance(result, Response):
@@ -51,7 +52,7 @@ def _respond(result: Response | dict[str, Any] | None) -> Response:
     return JSONResponse(result)
 
 
-def _endpoint(route: Route, ctx: Context) -> Any:
+def _endpoint(route: Route, ctx: Context) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         try:
             call = Call(ctx, request.path_params, request.query_params, request.headers)

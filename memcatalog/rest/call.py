@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeVar
 
 from pyiceberg.typedef import Identifier
 from starlette.responses import Response
@@ -16,6 +16,9 @@ from memcatalog.rest.models import Body
 if TYPE_CHECKING:
     from memcatalog.catalog import MemCatalog
     from memcatalog.rest.planning import Planner
+
+B = TypeVar("B", bound=Body)
+T = TypeVar("T")
 
 NAMESPACE_SEPARATOR = "\x1f"  # the spec's separator of namespace levels in a path (%1F)
 MAX_PAGE_SIZE = 1000  # entries in one page of a list answer
@@ -42,8 +45,14 @@ class Call:
     path: Mapping[str, str]
     query: Mapping[str, str]
     headers: Mapping[str, str]
-    body: Any = None
+    body: Body | None = None  # validated by the route's model (Route.body); handlers take it with parsed()
     form: dict[str, str] = field(default_factory=dict)
+
+    def parsed(self, model: type[B]) -> B:
+        """The request body as the route's body model ``model`` (the route table pairs each handler with it)."""
+        if not isinstance(self.body, model):
+            raise TypeError(f"the route's body is {type(self.body).__name__}, its handler expects {model.__name__}")
+        return self.body
 
     @property
     def catalog(self) -> MemCatalog:
@@ -71,7 +80,7 @@ def parse_namespace(raw: str) -> Identifier:
     return parts
 
 
-def page(items: list[Any], query: Mapping[str, str]) -> tuple[list[Any], str | None]:
+def page(items: list[T], query: Mapping[str, str]) -> tuple[list[T], str | None]:
     """One page of a sorted list: ``pageToken`` is the offset we handed out, ``pageSize`` at most MAX_PAGE_SIZE."""
     raw_size, raw_token = query.get("pageSize"), query.get("pageToken")
     if raw_size is None and not raw_token:
@@ -93,7 +102,7 @@ def page(items: list[Any], query: Mapping[str, str]) -> tuple[list[Any], str | N
     return chunk, (str(start + size) if start + size < len(items) else None)
 
 
-Handler = Callable[[Call], "Response | dict[str, Any] | None"]
+Handler = Callable[[Call], "Response | Mapping[str, object] | None"]
 
 
 @dataclass(frozen=True)

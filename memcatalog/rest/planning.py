@@ -15,7 +15,6 @@ import threading
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
 
 from pyiceberg.catalog.rest.scan_planning import FetchScanTasksRequest, PlanTableScanRequest
 from pyiceberg.exceptions import NoSuchPlanTaskError
@@ -45,7 +44,7 @@ class FetchTasksBody(FetchScanTasksRequest, Body):
     pass
 
 
-def _partition_value(value: Any) -> Any:
+def _partition_value(value: object) -> object:
     """A partition value as JSON: decimals as strings and binary as hex strings, as the spec writes single values.
 
     Integers (also what pyiceberg keeps for dates, times and timestamps), floats, booleans and strings as they
@@ -60,9 +59,9 @@ def _partition_value(value: Any) -> Any:
     return value
 
 
-def _content_file(f: DataFile) -> dict[str, Any]:
+def _content_file(f: DataFile) -> dict[str, object]:
     partition = f.partition
-    out: dict[str, Any] = {
+    out: dict[str, object] = {
         "spec-id": f.spec_id or 0,
         "content": _CONTENT[f.content],
         "file-path": f.file_path,
@@ -89,10 +88,10 @@ def _content_file(f: DataFile) -> dict[str, Any]:
     return out
 
 
-def scan_tasks(tasks: list[FileScanTask]) -> dict[str, Any]:
+def scan_tasks(tasks: list[FileScanTask]) -> dict[str, object]:
     """``ScanTasks``: file scan tasks with their delete files listed once and referenced by index."""
     deletes: dict[str, int] = {}
-    delete_files: list[dict[str, Any]] = []
+    delete_files: list[dict[str, object]] = []
     out = []
     for task in tasks:
         refs = []
@@ -101,7 +100,7 @@ def scan_tasks(tasks: list[FileScanTask]) -> dict[str, Any]:
                 deletes[d.file_path] = len(delete_files)
                 delete_files.append(_content_file(d))
             refs.append(deletes[d.file_path])
-        entry: dict[str, Any] = {"data-file": _content_file(task.file)}
+        entry: dict[str, object] = {"data-file": _content_file(task.file)}
         if refs:
             entry["delete-file-references"] = refs
         out.append(entry)
@@ -161,12 +160,12 @@ class Planner:
         return batch
 
 
-def _completed(plan_id: str, plan: _Plan) -> dict[str, Any]:
+def _completed(plan_id: str, plan: _Plan) -> dict[str, object]:
     return {"status": "completed", "plan-id": plan_id, **scan_tasks(plan.first), "plan-tasks": sorted(plan.batches)}
 
 
-def plan_table_scan(call: Call) -> dict[str, Any]:
-    body: PlanBody = call.body
+def plan_table_scan(call: Call) -> dict[str, object]:
+    body = call.parsed(PlanBody)
     identifier = call.identifier()
     if body.start_snapshot_id is not None or body.end_snapshot_id is not None:
         raise NotImplementedError("incremental scan planning (start-snapshot-id/end-snapshot-id) is not supported")
@@ -181,7 +180,7 @@ def plan_table_scan(call: Call) -> dict[str, Any]:
     return _completed(plan_id, plan)
 
 
-def fetch_planning_result(call: Call) -> dict[str, Any]:
+def fetch_planning_result(call: Call) -> dict[str, object]:
     identifier = call.identifier()
     plan_id = call.path["plan_id"]
     return _completed(plan_id, call.ctx.planner.get(identifier, plan_id))
@@ -191,7 +190,7 @@ def cancel_planning(call: Call) -> None:
     call.ctx.planner.cancel(call.identifier(), call.path["plan_id"])
 
 
-def fetch_scan_tasks(call: Call) -> dict[str, Any]:
-    body: FetchTasksBody = call.body
+def fetch_scan_tasks(call: Call) -> dict[str, object]:
+    body = call.parsed(FetchTasksBody)
     batch = call.ctx.planner.take_batch(call.identifier(), body.plan_task)
     return {**scan_tasks(batch), "plan-tasks": []}

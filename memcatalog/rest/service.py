@@ -6,7 +6,6 @@ import base64
 import binascii
 import hmac
 import urllib.parse
-from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
@@ -17,7 +16,7 @@ TOKEN_LIFETIME_SECONDS = 24 * 3600
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
 
 
-def get_config(call: Call) -> dict[str, Any]:
+def get_config(call: Call) -> dict[str, object]:
     ctx = call.ctx
     return {"defaults": ctx.defaults, "overrides": ctx.overrides, "endpoints": ctx.endpoints}
 

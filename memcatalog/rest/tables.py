@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError, TableAlreadyExistsError
 from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC
@@ -40,7 +39,7 @@ def table_result(
     return Response(body, media_type="application/json")
 
 
-def list_tables(call: Call) -> dict[str, Any]:
+def list_tables(call: Call) -> dict[str, object]:
     namespace = call.namespace()
     found = sorted(call.catalog.list_tables(namespace))
     chunk, token = page(found, call.query)
@@ -48,7 +47,7 @@ def list_tables(call: Call) -> dict[str, Any]:
 
 
 def create_table(call: Call) -> Response:
-    body: CreateTableBody = call.body
+    body = call.parsed(CreateTableBody)
     namespace = call.namespace()
     identifier = (*namespace, body.name)
     check_identifier([body.name], "table name")
@@ -82,7 +81,7 @@ def table_exists(call: Call) -> None:
 
 
 def register_table(call: Call) -> Response:
-    body: RegisterBody = call.body
+    body = call.parsed(RegisterBody)
     identifier = (*call.namespace(), body.name)
     table = call.catalog.register_table(identifier, body.metadata_location, body.overwrite)
     return table_result(call.ctx, table.metadata, table.metadata_location)
@@ -97,7 +96,7 @@ def drop_table(call: Call) -> None:
 
 
 def rename_table(call: Call) -> None:
-    body: RenameBody = call.body
+    body = call.parsed(RenameBody)
     source = (*body.source.namespace, body.source.name)
     destination = (*body.destination.namespace, body.destination.name)
     if not call.catalog.namespace_exists(tuple(body.destination.namespace)):
@@ -106,7 +105,7 @@ def rename_table(call: Call) -> None:
 
 
 def update_table(call: Call) -> Response:
-    body: CommitTableBody = call.body
+    body = call.parsed(CommitTableBody)
     identifier = call.identifier()
     if body.identifier is not None and (*body.identifier.namespace, body.identifier.name) != identifier:
         named = ".".join((*body.identifier.namespace, body.identifier.name))
@@ -116,7 +115,7 @@ def update_table(call: Call) -> Response:
 
 
 def commit_transaction(call: Call) -> None:
-    body: CommitTransactionBody = call.body
+    body = call.parsed(CommitTransactionBody)
     changes = []
     for change in body.table_changes:
         identifier = (*change.identifier.namespace, change.identifier.name)
@@ -125,7 +124,7 @@ def commit_transaction(call: Call) -> None:
     commits.commit_transaction(call.catalog, changes)
 
 
-def load_credentials(call: Call) -> dict[str, Any]:
+def load_credentials(call: Call) -> dict[str, object]:
     table = call.catalog.load_table(call.identifier())
     credentials = (
         [{"prefix": table.metadata.location, "config": call.ctx.table_config}] if call.ctx.table_config else []

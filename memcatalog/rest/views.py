@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from pyiceberg.exceptions import NoSuchViewError
 from pyiceberg.view.metadata import ViewMetadata
@@ -24,14 +23,14 @@ def view_result(call: Call, metadata: ViewMetadata, location: str) -> Response:
     return Response(body, media_type="application/json")
 
 
-def list_views(call: Call) -> dict[str, Any]:
+def list_views(call: Call) -> dict[str, object]:
     found = call.catalog.list_views(call.namespace())
     chunk, token = page(found, call.query)
     return {"identifiers": [{"namespace": list(i[:-1]), "name": i[-1]} for i in chunk], "next-page-token": token}
 
 
 def create_view(call: Call) -> Response:
-    body: CreateViewBody = call.body
+    body = call.parsed(CreateViewBody)
     identifier = (*call.namespace(), body.name)
     view = call.catalog.create_view(identifier, body.view_schema, body.view_version, body.location, body.properties)
     return view_result(call, view.metadata, views.view_location(call.catalog, identifier))
@@ -50,7 +49,7 @@ def view_exists(call: Call) -> None:
 
 
 def replace_view(call: Call) -> Response:
-    body: CommitViewBody = call.body
+    body = call.parsed(CommitViewBody)
     identifier = call.identifier("view")
     if body.identifier is not None and (*body.identifier.namespace, body.identifier.name) != identifier:
         raise RestRequestError(f"the body's identifier is not the view of the path {'.'.join(identifier)}")
@@ -63,14 +62,14 @@ def drop_view(call: Call) -> None:
 
 
 def rename_view(call: Call) -> None:
-    body: RenameBody = call.body
+    body = call.parsed(RenameBody)
     call.catalog.rename_view(
         (*body.source.namespace, body.source.name), (*body.destination.namespace, body.destination.name)
     )
 
 
 def register_view(call: Call) -> Response:
-    body: RegisterViewBody = call.body
+    body = call.parsed(RegisterViewBody)
     identifier = (*call.namespace(), body.name)
     view = call.catalog.register_view(identifier, body.metadata_location)
     return view_result(call, view.metadata, body.metadata_location)
