@@ -11,11 +11,11 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import unquote
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from memcatalog.s3 import listing, objects, sigv4
 from memcatalog.s3.call import Call, Endpoint
@@ -70,7 +70,7 @@ def find_route(method: str, target: str, query: dict[str, str]) -> Route | None:
     return None
 
 
-def _raw_query(scope: dict[str, Any]) -> list[tuple[str, str]]:
+def _raw_query(scope: Scope) -> list[tuple[str, str]]:
     """The query string's pairs, percent-decoded but with ``+`` kept (S3 clients encode spaces as %20)."""
     raw = scope.get("query_string", b"").decode("latin-1")
     pairs = []
@@ -87,7 +87,7 @@ class S3App:
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         request = Request(scope, receive)
@@ -108,7 +108,7 @@ class S3App:
         response.headers["x-amz-request-id"] = request_id
         await response(scope, receive, send)
 
-    async def _handle(self, request: Request, scope: dict[str, Any]) -> Response:
+    async def _handle(self, request: Request, scope: Scope) -> Response:
         path = scope["path"]
         pairs = _raw_query(scope)
         headers = {k.lower(): v for k, v in request.headers.items()}

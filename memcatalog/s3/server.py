@@ -21,7 +21,7 @@ S3_REGION = "s3.region"
 S3_PATH_STYLE_ACCESS = "s3.path-style-access"
 
 
-def create_app(endpoint: Endpoint) -> Any:
+def create_app(endpoint: Endpoint) -> S3App:
     """The S3 endpoint as an ASGI app, to mount or serve yourself."""
     return S3App(endpoint)
 
@@ -79,7 +79,7 @@ class S3Server:
             S3_PATH_STYLE_ACCESS: "true",
         }
 
-    def boto3_client(self) -> Any:
+    def boto3_client(self) -> Any:  # boto3 ships no type information: its client is Any to mypy anyway
         """A boto3 S3 client for this endpoint (needs boto3: ``pip install boto3``)."""
         try:
             import boto3
