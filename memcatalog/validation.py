@@ -13,8 +13,8 @@ import decimal
 import math
 import struct
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeAlias
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -45,8 +45,9 @@ from memcatalog.arrow_check import lossless
 from memcatalog.errors import SchemaValidationError
 from memcatalog.schema import to_arrow
 
-# A list of dicts, a list of tuples in schema order, a pyarrow Table or RecordBatch, or a pandas DataFrame.
-Batch = Any
+# A list of dicts, a list of tuples in schema order, a pyarrow Table or RecordBatch, or a pandas DataFrame
+# (pyarrow and pandas carry no types here: to mypy they are Any, and a DataFrame is an Iterable anyway).
+Batch: TypeAlias = Iterable[object] | pa.Table | pa.RecordBatch
 
 _INT_RANGE = {IntegerType: 2**31, LongType: 2**63}
 _Where = Callable[[int], tuple[int, str]]  # a position in a nested array -> (row, field path)
@@ -75,7 +76,7 @@ def validate(data: Batch, schema: Schema, *, ignore_unknown_fields: bool = False
         data = pa.Table.from_batches([data])
     if isinstance(data, pa.Table):
         return _validate_arrow(data, schema, target, root, ignore_unknown_fields)
-    rows: list[Any] = list(data)
+    rows: list[object] = list(data)
     for i, row in enumerate(rows):
         root.check_row(row, i, ignore_unknown_fields)
     records = [_as_dict(r, schema) for r in rows]
@@ -91,9 +92,10 @@ def _is_pandas(data: object) -> bool:
     return type(data).__module__.startswith("pandas") and hasattr(data, "columns")
 
 
-def _as_dict(row: Any, schema: Schema) -> Mapping[str, Any]:
+def _as_dict(row: object, schema: Schema) -> Mapping[str, object]:
     if isinstance(row, Mapping):
         return row
+    assert isinstance(row, Sequence), row  # check_row refused every other row
     return dict(zip([f.name for f in schema.fields], row, strict=False))
 
 
@@ -130,6 +132,7 @@ class _Node:
         self.type = t
         self.has_decimal = isinstance(t, DecimalType)
 
+    # Any: the value has passed check_value, so each node may use it as the shape it checked (dict, list, ...).
     def normalize(self, value: Any) -> Any:
         """A checked non-null value as Arrow converts it exactly (only called where ``has_decimal``)."""
         return value
@@ -200,7 +203,7 @@ class _StructNode(_Node):
     def child(self, name: str) -> _Child | None:
         return next((c for c in self.children if c.field.name == name), None)
 
-    def check_row(self, row: Any, i: int, ignore_unknown: bool) -> None:
+    def check_row(self, row: object, i: int, ignore_unknown: bool) -> None:
         if isinstance(row, Mapping):
             self._check_mapping(row, "", i, ignore_unknown)
         elif isinstance(row, Sequence) and not isinstance(row, (str, bytes)):
@@ -217,7 +220,7 @@ class _StructNode(_Node):
             raise _fail(row, path, self.type, value, f"a {type(value).__name__}, not a dict")
         self._check_mapping(value, path + ".", row, ignore_unknown)
 
-    def _check_mapping(self, value: Mapping[str, Any], prefix: str, row: int, ignore_unknown: bool) -> None:
+    def _check_mapping(self, value: Mapping[str, object], prefix: str, row: int, ignore_unknown: bool) -> None:
         if not ignore_unknown:
             for key in value:
                 if key not in self.names:
@@ -438,6 +441,7 @@ def _decimal_problem(value: decimal.Decimal, t: DecimalType) -> str | None:
 
 
 # ---- Arrow and pandas --------------------------------------------------------------------
+# DataFrames and Series are Any: pandas is an optional dependency and ships no types here.
 
 
 def _from_pandas(df: Any, schema: Schema, root: _StructNode, ignore_unknown: bool) -> pa.Table:
