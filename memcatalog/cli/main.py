@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -14,11 +14,16 @@ from memcatalog.cli.output import console
 from memcatalog.config import DEFAULT_QUOTA_TEXT
 from memcatalog.errors import QuotaExceededError
 
+if TYPE_CHECKING:  # imported where used: the CLI starts without pyiceberg
+    from pathlib import Path
+
+    from memcatalog.catalog import MemCatalog
+
 
 class _Group(click.Group):
     """Errors are one clear line unless --debug."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: click.Context) -> Any:  # click.Group.invoke's own return type
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
@@ -190,7 +195,7 @@ def stress(seed: int, threads: int, operations: int, quota: str, tables: int, no
 
 
 @contextmanager
-def _open_archive(archive: str, quota: str | None = None, *, create: bool = False) -> Iterator[Any]:
+def _open_archive(archive: str, quota: str | None = None, *, create: bool = False) -> Iterator[MemCatalog]:
     """A catalog restored from ``archive`` (new and empty if it does not exist and ``create``), freed afterwards.
 
     Raises:
@@ -317,7 +322,7 @@ def newest_metadata_file(source: str) -> str:
     return fs.unstrip_protocol(newest) if "://" in source else newest
 
 
-def _replace_save(catalog: Any, archive: str, save: Any) -> None:
+def _replace_save(catalog: MemCatalog, archive: str, save: Callable[[MemCatalog, Path], object]) -> None:
     """Save over ``archive``: a .tar is replaced atomically by save(); a directory is swapped in whole."""
     import shutil
     import uuid

@@ -6,9 +6,12 @@ import signal
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:  # imported where used: the CLI starts without pyiceberg
+    from memcatalog.catalog import MemCatalog
 
 DEFAULT_NAME = "memcatalog"
 
@@ -70,7 +73,7 @@ class _Stop:
         self.event.set()
 
 
-def _catalog(name: str, quota: str, archive: str | None) -> Any:
+def _catalog(name: str, quota: str, archive: str | None) -> MemCatalog:
     from memcatalog.archive import restore
     from memcatalog.catalog import MemCatalog
 
@@ -83,7 +86,7 @@ def _catalog(name: str, quota: str, archive: str | None) -> Any:
     return restore(archive, quota=quota)
 
 
-def _save(catalog: Any, archive: str) -> None:
+def _save(catalog: MemCatalog, archive: str) -> None:
     import shutil
 
     from memcatalog.archive import save
