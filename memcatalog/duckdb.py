@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import importlib
 import re
+from datetime import datetime
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from pyiceberg.catalog import Catalog
@@ -31,7 +33,7 @@ AS_OF = "_as_of"  # SELECT * FROM db.events_as_of(TIMESTAMP '2026-01-01 12:00:00
 _INSTALL_HINT = "pip install 'memcatalog[duckdb]' (duckdb=={v} with duckdb-extension-{ext}=={v})"
 
 
-def _duckdb() -> Any:
+def _duckdb() -> ModuleType:
     try:
         return importlib.import_module("duckdb")
     except ModuleNotFoundError as e:
@@ -214,12 +216,12 @@ class CatalogConnection:
         for suffix in (AT_SNAPSHOT, AS_OF):
             self.raw.execute(f"DROP MACRO TABLE IF EXISTS {prefix}{_quote(table + suffix)}")
 
-    def sql(self, query: str, **kwargs: Any) -> duckdb_module.DuckDBPyRelation:
+    def sql(self, query: str, **kwargs: Any) -> duckdb_module.DuckDBPyRelation:  # passed on to DuckDB's sql()
         """Run SQL after refreshing the views (see ``duckdb.DuckDBPyConnection.sql``)."""
         self.refresh()
         return self.raw.sql(query, **kwargs)
 
-    def execute(self, query: str, parameters: Any = None) -> duckdb_module.DuckDBPyConnection:
+    def execute(self, query: str, parameters: object = None) -> duckdb_module.DuckDBPyConnection:
         """Run SQL after refreshing the views (see ``duckdb.DuckDBPyConnection.execute``)."""
         self.refresh()
         return self.raw.execute(query, parameters)
@@ -229,7 +231,11 @@ class CatalogConnection:
         return str((catalog or self.catalogs[0]).load_table(identifier).metadata_location)
 
     def at_snapshot(
-        self, identifier: str | Identifier, *, snapshot_id: int | None = None, timestamp: Any = None
+        self,
+        identifier: str | Identifier,
+        *,
+        snapshot_id: int | None = None,
+        timestamp: datetime | str | None = None,
     ) -> duckdb_module.DuckDBPyRelation:
         """The table as of a snapshot id or a point in time (a ``datetime`` or an ISO string)."""
         location = _sql_string(self._location(identifier))
@@ -268,7 +274,7 @@ class CatalogConnection:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> Any:  # the DuckDB connection's attribute, whatever it is
         return getattr(self.raw, name)
 
 
