@@ -12,7 +12,7 @@ import io
 import logging
 import threading
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 from fsspec import AbstractFileSystem
@@ -56,7 +56,7 @@ class PoolFileSystem(AbstractFileSystem):  # type: ignore[misc]
         return locate(path, create=create)
 
     # ---- reading ---------------------------------------------------------------
-    def info(self, path: str, **kwargs: Any) -> dict[str, Any]:
+    def info(self, path: str, **kwargs: Any) -> dict[str, object]:
         name = self._strip_protocol(path)
         if not name:
             return {"name": "", "size": 0, "type": "directory"}
@@ -70,7 +70,7 @@ class PoolFileSystem(AbstractFileSystem):  # type: ignore[misc]
 
     def ls(self, path: str, detail: bool = True, **kwargs: Any) -> list[Any]:
         name = self._strip_protocol(path)
-        infos: list[dict[str, Any]]
+        infos: list[dict[str, object]]
         if not name:
             infos = [{"name": p, "size": 0, "type": "directory"} for p in list_pools()]
         else:
@@ -82,7 +82,7 @@ class PoolFileSystem(AbstractFileSystem):  # type: ignore[misc]
                 infos = [i for i in found if i is not None]
         return infos if detail else [i["name"] for i in infos]
 
-    def _child_info(self, pool: Pool, key: str) -> dict[str, Any] | None:
+    def _child_info(self, pool: Pool, key: str) -> dict[str, object] | None:
         try:
             return self.info(f"{pool.name}/{key}")
         except FileNotFoundError:  # removed while listing
@@ -195,7 +195,7 @@ class PoolFileSystem(AbstractFileSystem):  # type: ignore[misc]
         else:
             self.rmdir(path)
 
-    def rm(self, path: Any, recursive: bool = False, maxdepth: int | None = None) -> None:
+    def rm(self, path: str | list[str], recursive: bool = False, maxdepth: int | None = None) -> None:
         if recursive and maxdepth is None and isinstance(path, str) and not self._has_glob(path):
             pool, key = self._locate(path)
             if pool.is_dir(key):
@@ -227,6 +227,14 @@ def _is_within(key: str, directory: str) -> bool:
     return key == directory or not directory or key.startswith(directory + "/")
 
 
+class _Deferred(Protocol):
+    """A file a transaction holds back: ours (:class:`WriteFile`) or one fsspec opened."""
+
+    def commit(self) -> None: ...
+
+    def discard(self) -> None: ...
+
+
 class PoolTransaction(Transaction):  # type: ignore[misc]
     """``with fs.transaction:`` over pools: every file is published, or none is.
 
@@ -239,7 +247,7 @@ class PoolTransaction(Transaction):  # type: ignore[misc]
     fs: PoolFileSystem | None
 
     def complete(self, commit: bool = True) -> None:
-        files: list[Any] = list(self.files)
+        files: list[_Deferred] = list(self.files)
         self.files.clear()
         try:
             if not commit:
@@ -264,7 +272,7 @@ class PoolTransaction(Transaction):  # type: ignore[misc]
                 self.fs = None
 
 
-def _discard_all(files: list[Any]) -> None:
+def _discard_all(files: list[_Deferred]) -> None:
     for f in files:
         try:
             f.discard()
