@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -66,7 +65,7 @@ def q6_with_pyiceberg(catalog: MemCatalog) -> float:
     return round(float(revenue.as_py() or 0.0), 2)
 
 
-def run(scale: float = 0.1, quota: str = DEFAULT_QUOTA_TEXT, console: Console | None = None) -> dict[str, Any]:
+def run(scale: float = 0.1, quota: str = DEFAULT_QUOTA_TEXT, console: Console | None = None) -> dict[str, object]:
     """Run the demo; returns the numbers it showed (the tests check them).
 
     Raises:
@@ -85,8 +84,8 @@ def run(scale: float = 0.1, quota: str = DEFAULT_QUOTA_TEXT, console: Console | 
         drop_pool(catalog.pool.name)
 
 
-def _run(catalog: MemCatalog, scale: float, out: Console, started: float) -> dict[str, Any]:
-    result: dict[str, Any] = {}
+def _run(catalog: MemCatalog, scale: float, out: Console, started: float) -> dict[str, object]:
+    result: dict[str, object] = {}
     out.print(
         f"[bold]memcatalog demo[/bold]: TPC-H at scale {scale} into an in-memory Iceberg catalog (pool quota {format_size(catalog.pool.quota)})"
     )
@@ -121,10 +120,9 @@ def _run(catalog: MemCatalog, scale: float, out: Console, started: float) -> dic
     catalog.load_table("tpch.nation").append(data["nation"].slice(0, 5))
     now = con.sql("SELECT count(*) FROM tpch.nation").fetchone()
     then = con.at_snapshot("tpch.nation", snapshot_id=first.snapshot_id).aggregate("count(*)").fetchone()
-    result["time_travel"] = (now[0] if now else None, then[0] if then else None)
-    out.print(
-        f"\nSecond append to tpch.nation: {result['time_travel'][0]} rows now, {result['time_travel'][1]} at the first snapshot (time travel)"
-    )
+    now_rows, then_rows = (now[0] if now else None, then[0] if then else None)
+    result["time_travel"] = (now_rows, then_rows)
+    out.print(f"\nSecond append to tpch.nation: {now_rows} rows now, {then_rows} at the first snapshot (time travel)")
 
     result["quota_error"] = _show_quota(catalog, data["lineitem"], out)
     rows = [(".".join(u.identifier), format_size(u.bytes), u.files) for u in catalog.usage()]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
@@ -34,7 +34,7 @@ class Shell:
         self.quit_requested = False
 
     # ---- output ------------------------------------------------------------------------
-    def print_rows(self, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    def print_rows(self, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
         print_table(self.out, headers, rows)
 
     def print_result(self, result: Result | None) -> None:
