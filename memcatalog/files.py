@@ -10,7 +10,6 @@ import errno
 import io
 import sys
 from types import FrameType, TracebackType
-from typing import Any
 
 import pyarrow as pa
 from fsspec.core import OpenFile
@@ -142,8 +141,11 @@ class WriteFile(io.RawIOBase):
 class TextWriteFile(io.TextIOWrapper):
     """Text over a :class:`WriteFile`, with its rules: a failed with-block or garbage collection discards, close publishes."""
 
-    def __init__(self, raw: WriteFile, **text: Any) -> None:
-        super().__init__(raw, **text)  # a raw file, as fsspec's own text mode wraps it
+    def __init__(
+        self, raw: WriteFile, *, encoding: str | None = None, errors: str | None = None, newline: str | None = None
+    ) -> None:
+        # a raw file, as fsspec's own text mode wraps it
+        super().__init__(raw, encoding=encoding, errors=errors, newline=newline)
         self._raw = raw
 
     def __exit__(

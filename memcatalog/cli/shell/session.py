@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from memcatalog.duckdb import _sql_string
 
@@ -35,7 +35,7 @@ class Result:
     """What a statement returned: column names and the first rows (``more`` when there were others)."""
 
     columns: list[str]
-    rows: list[tuple[Any, ...]]
+    rows: list[tuple[object, ...]]
     more: bool
     message: str | None = None  # instead of a table: "3 rows" for INSERT, UPDATE, DELETE, CREATE TABLE AS
 
@@ -96,7 +96,8 @@ class Session:
         interrupt and call DuckDB's ``interrupt()``. After any failure the connection is
         made usable again (:meth:`recover`).
         """
-        outcome: dict[str, Any] = {}
+        outcome: dict[str, Result | None] = {}
+        failed: list[BaseException] = []
 
         def work() -> None:
             try:
@@ -113,7 +114,7 @@ class Session:
                     return
                 outcome["result"] = Result(columns, rows[:limit], len(rows) > limit)
             except BaseException as e:
-                outcome["error"] = e
+                failed.append(e)
 
         worker = threading.Thread(target=work, name="memcatalog-shell-statement", daemon=True)
         worker.start()
@@ -125,9 +126,9 @@ class Session:
             worker.join()
             self.recover()
             raise StatementCancelledError("statement cancelled") from None
-        if "error" in outcome:
+        if failed:
             self.recover()
-            raise outcome["error"]
+            raise failed[0]
         return outcome.get("result")
 
     def recover(self) -> None:
