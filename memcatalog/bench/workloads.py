@@ -7,14 +7,18 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pyiceberg.catalog import Catalog
 
 from memcatalog.bench.peers import PEERS, Peer, make
 from memcatalog.catalog import MemCatalog
+
+if TYPE_CHECKING:
+    from duckdb import DuckDBPyConnection
 
 LIMIT = "pyarrow limit"
 
@@ -45,7 +49,7 @@ def dataset(rows: int, seed: int = 0) -> pa.Table:
     )
 
 
-def timed(fn: Callable[[], Any]) -> float:
+def timed(fn: Callable[[], object]) -> float:
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
@@ -124,7 +128,7 @@ class _Reads:
         self.duckdb.append(timed(lambda: self.con.sql(self.query).fetchall()))
 
 
-def _duckdb_setup(peer: Peer, location: str) -> tuple[Any, str]:
+def _duckdb_setup(peer: Peer, location: str) -> tuple[DuckDBPyConnection, str]:
     import duckdb
 
     from memcatalog.duckdb import load_extension
@@ -143,12 +147,12 @@ def _duckdb_setup(peer: Peer, location: str) -> tuple[Any, str]:
 class _CatalogTimer:
     """Time spent inside the catalog's own commit_table and load_table."""
 
-    def __init__(self, catalog: Any) -> None:
+    def __init__(self, catalog: Catalog) -> None:
         self.seconds = 0.0
         for method in ("commit_table", "load_table"):
             original = getattr(catalog, method)
 
-            def wrapper(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            def wrapper(*args: Any, _original: Any = original, **kwargs: Any) -> Any:  # any method's passthrough
                 start = time.perf_counter()
                 try:
                     return _original(*args, **kwargs)
