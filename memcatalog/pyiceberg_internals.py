@@ -406,6 +406,20 @@ class Contract:
         return self.problem is None
 
 
+def first_broken(checks: list[tuple[str, Callable[[], bool]]]) -> str | None:
+    """The first contract in ``checks`` that no longer holds, as a message; None when all hold.
+
+    A check that raises counts as broken: a pyiceberg release that moved a name fails the same way.
+    """
+    for what, check in checks:
+        try:
+            if not check():
+                return f"pyiceberg changed: {what} no longer holds"
+        except Exception as e:
+            return f"pyiceberg changed: checking '{what}' raised {type(e).__name__}: {e}"
+    return None
+
+
 def check_flat_updates() -> str | None:
     """Check every assumption of the flat-updates section; returns the first broken one, or None."""
     import inspect
@@ -451,13 +465,7 @@ def check_flat_updates() -> str | None:
         ("Transaction(table) keeps _table and _updates", _transaction_keeps_table_and_updates),
         ("applying updates one by one gives update_table_metadata's result", _same_result_as_pyiceberg),
     ]
-    for what, check in checks:
-        try:
-            if not check():
-                return f"pyiceberg changed: {what} no longer holds"
-        except Exception as e:
-            return f"pyiceberg changed: checking '{what}' raised {type(e).__name__}: {e}"
-    return None
+    return first_broken(checks)
 
 
 def _probe_metadata() -> TableMetadata:
@@ -1113,13 +1121,7 @@ def check_manifest_lists() -> str | None:
             ),
         ),
     ]
-    for what, check in checks:
-        try:
-            if not check():
-                return f"pyiceberg changed: {what} no longer holds"
-        except Exception as e:
-            return f"pyiceberg changed: checking '{what}' raised {type(e).__name__}: {e}"
-    return None
+    return first_broken(checks)
 
 
 def install_manifest_lists() -> None:
