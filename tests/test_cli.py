@@ -7,6 +7,7 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
+from pyiceberg.catalog.sql import SqlCatalog
 
 from memcatalog import __version__
 from memcatalog.cli import main
@@ -109,29 +110,44 @@ def test_python_dash_m_works() -> None:
     assert __version__ in out.stdout
 
 
-def test_save_restore_export_import_commands(tmp_path: Path) -> None:
+def _saved_archive(tmp_path: Path) -> Path:
+    """tables.tar holding db.trips (100 rows), saved by the shell's .save."""
     parquet, _ = _files(tmp_path)
     archive = tmp_path / "tables.tar"
-    runner = CliRunner()
-    out = runner.invoke(main, ["shell", "--load", f"{parquet}:db.trips", "-c", f".save {archive}"])
+    out = CliRunner().invoke(main, ["shell", "--load", f"{parquet}:db.trips", "-c", f".save {archive}"])
     assert out.exit_code == 0, out.output
     assert "saved 1 tables" in out.output and archive.exists()
+    return archive
 
-    shown = runner.invoke(main, ["restore", str(archive)])
-    assert shown.exit_code == 0 and "db.trips" in shown.output and "audit: clean" in shown.output
 
+def _exported(tmp_path: Path, archive: Path) -> SqlCatalog:
+    """The archive exported into a pyiceberg SqlCatalog (sqlite file, file:// warehouse) by `memcatalog export`."""
     wh = tmp_path / "wh"
-    exported = runner.invoke(
-        main, ["export", str(archive), "--uri", f"sqlite:///{tmp_path}/r.db", "--warehouse", f"file://{wh}"]
-    )
+    uri = f"sqlite:///{tmp_path}/r.db"
+    exported = CliRunner().invoke(main, ["export", str(archive), "--uri", uri, "--warehouse", f"file://{wh}"])
     assert exported.exit_code == 0, exported.output
     assert "exported db.trips: 1 snapshots -> file://" in exported.output
-    from pyiceberg.catalog.sql import SqlCatalog
+    return SqlCatalog("default", uri=uri, warehouse=f"file://{wh}")
 
-    target = SqlCatalog("default", uri=f"sqlite:///{tmp_path}/r.db", warehouse=f"file://{wh}")
+
+def test_shell_save_writes_an_archive(tmp_path: Path) -> None:
+    assert _saved_archive(tmp_path).stat().st_size > 0
+
+
+def test_restore_lists_the_archives_tables_and_a_clean_audit(tmp_path: Path) -> None:
+    shown = CliRunner().invoke(main, ["restore", str(_saved_archive(tmp_path))])
+    assert shown.exit_code == 0 and "db.trips" in shown.output and "audit: clean" in shown.output
+
+
+def test_export_writes_every_row_into_a_sqlcatalog(tmp_path: Path) -> None:
+    target = _exported(tmp_path, _saved_archive(tmp_path))
     assert target.load_table("db.trips").scan().to_arrow().num_rows == 100
 
-    metadata = target.load_table("db.trips").metadata_location
+
+def test_import_adds_a_table_to_an_archive_the_shell_can_query(tmp_path: Path) -> None:
+    archive = _saved_archive(tmp_path)
+    metadata = _exported(tmp_path, archive).load_table("db.trips").metadata_location
+    runner = CliRunner()
     imported = runner.invoke(main, ["import", metadata, "raw.trips_again", "--save", str(archive)])
     assert imported.exit_code == 0, imported.output
     queried = runner.invoke(
@@ -139,7 +155,9 @@ def test_save_restore_export_import_commands(tmp_path: Path) -> None:
     )
     assert queried.exit_code == 0 and "100" in queried.output
 
-    usage = runner.invoke(main, ["export", str(archive)])
+
+def test_export_without_uri_and_warehouse_is_a_usage_error(tmp_path: Path) -> None:
+    usage = CliRunner().invoke(main, ["export", str(_saved_archive(tmp_path))])
     assert usage.exit_code != 0 and "--uri and --warehouse" in usage.output
 
 

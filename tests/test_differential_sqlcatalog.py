@@ -303,12 +303,13 @@ def _run(catalogs: tuple[Catalog, Catalog], seed: int, operations: int, check_ev
             _assert_same(pair, history)
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", [1])
 def test_same_operations_same_tables(catalogs: tuple[Catalog, Catalog], seed: int) -> None:
     _run(catalogs, seed, operations=14, check_every=7)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", range(10, 22))
+# seeds 2 and 3 ran in the default run with 14 operations; their first 14 operations are the same here
+@pytest.mark.parametrize("seed", [2, 3, *range(10, 22)])
 def test_same_operations_same_tables_long(catalogs: tuple[Catalog, Catalog], seed: int) -> None:
     _run(catalogs, seed, operations=60, check_every=5)

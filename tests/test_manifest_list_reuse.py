@@ -112,17 +112,21 @@ def _assert_same_lists(ours: Table, theirs: Table) -> None:
         assert list(a.manifests(ours.io)) == read_a
 
 
-@pytest.mark.parametrize("format_version", ["1", "2"])
+# 9 appends: the kept blocks merge at 1, 2, 4 and 8 entries; 37 (slow) merges up to 32
+@pytest.mark.parametrize(
+    ("format_version", "appends"),
+    [("1", 9), ("2", 9), pytest.param("1", 37, marks=pytest.mark.slow), pytest.param("2", 37, marks=pytest.mark.slow)],
+)
 def test_manifest_lists_read_entry_for_entry_as_pyicebergs_own(
-    catalog: MemCatalog, pyicebergs_path: Callable[[], Any], format_version: str
+    catalog: MemCatalog, pyicebergs_path: Callable[[], Any], format_version: str, appends: int
 ) -> None:
     # a dict each: pyiceberg's create_table pops format-version out of the dict it is given
     ours = catalog.create_table("db.ours", _batch(0).schema, properties={"format-version": format_version})
     theirs = catalog.create_table("db.theirs", _batch(0).schema, properties={"format-version": format_version})
     assert ours.format_version == theirs.format_version == int(format_version)
-    _operations(ours, appends=37)  # 37: the kept blocks merge several times (1, 2, 4, ... entries)
+    _operations(ours, appends=appends)
     with pyicebergs_path():
-        _operations(theirs, appends=37)
+        _operations(theirs, appends=appends)
     _assert_same_lists(catalog.load_table("db.ours"), catalog.load_table("db.theirs"))
     for ref in ("main", "side"):
         got = ours.scan(snapshot_id=ours.metadata.refs[ref].snapshot_id).to_arrow().sort_by("id")

@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import hypothesis.strategies as st
+import pytest
 from hypothesis import HealthCheck, given, settings
 from pyiceberg.schema import Schema
 from pyiceberg.types import DateType, DecimalType, DoubleType, ListType, LongType, NestedField, StringType, StructType
@@ -45,9 +46,21 @@ ROW = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=st.lists(ROW, min_size=0, max_size=30))
 def test_rows_round_trip(rows: list[dict[str, Any]]) -> None:
+    _round_trip(rows)
+
+
+@pytest.mark.slow
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=st.lists(ROW, min_size=0, max_size=30))
+def test_rows_round_trip_many_examples(rows: list[dict[str, Any]]) -> None:
+    _round_trip(rows)
+
+
+def _round_trip(rows: list[dict[str, Any]]) -> None:
+    """Rows written through the writer read back the same from pyiceberg and from DuckDB."""
     rows = [{"id": i, **r} for i, r in enumerate(rows)]
     cat = MemCatalog(f"prop{uuid.uuid4().hex[:8]}")
     try:
