@@ -470,6 +470,9 @@ def test_item4_reclaim_looping_in_another_thread_never_takes_a_file_of_a_write_i
         while not done.is_set():
             cat.reclaim()
             reclaims += 1
+            # A breath between sweeps: the in-memory registry is one connection, and SQLAlchemy's pool is
+            # not fair, so a thread that takes it back at once can starve the writers for minutes.
+            done.wait(0.005)
 
     workers = [threading.Thread(target=appender, args=("a", 0)), threading.Thread(target=appender, args=("b", 1000))]
     workers.append(threading.Thread(target=writer))
