@@ -121,7 +121,7 @@ class _Commit:
     landed: str | None = None  # the new metadata location, when an error hid a commit that landed
 
 
-def _known_failure(e: BaseException) -> bool:
+def known_failure(e: BaseException) -> bool:
     """Whether a failed commit surely did not land: the registry rejected it (compare-and-swap, constraint)."""
     if isinstance(e, (CommitFailedException, TableAlreadyExistsError, NoSuchTableError)):
         return True
@@ -297,7 +297,7 @@ class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
             try:
                 yield state
             except BaseException as e:
-                if registry.commits_sent() > sent_before and not _known_failure(e):
+                if registry.commits_sent() > sent_before and not known_failure(e):
                     landed = self._landed(namespace, table, written) if isinstance(e, Exception) else None
                     if landed is None:
                         if isinstance(e, Exception):
@@ -421,17 +421,14 @@ class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
         except (CommitFailedException, CommitStateUnknownException):
             raise  # pyiceberg retries a lost race with the same data files; an unknown outcome deletes nothing
         except BaseException:
-            for lease in self._snapshot_writes(updates):  # surely failed, and not retried: free its files now
-                lease.fail()
+            self._writes_failed(updates)  # surely failed, and not retried: free its files now
             raise
         if response is None:  # an error hid a commit that landed
             assert state.landed is not None
             response = CommitTableResponse(
                 metadata=self._read_metadata(f"{namespace}.{name}", state.landed), metadata_location=state.landed
             )
-        for lease in self._snapshot_writes(updates):  # the snapshots' files are referenced now: the writes are over
-            lease.release()
-        self._adopt(updates, response)
+        self._writes_committed(updates, response.metadata_location)
         base = table.metadata
         if property_as_bool(response.metadata.properties, TableProperties.METADATA_DELETE_AFTER_COMMIT_ENABLED, True):
             keep = {log.metadata_file for log in response.metadata.metadata_log} | {response.metadata_location}
@@ -447,13 +444,29 @@ class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
                 delete_quietly(table.io, path)
         return response
 
-    def _adopt(self, updates: tuple[TableUpdate, ...], response: CommitTableResponse) -> None:
+    def _writes_committed(self, updates: tuple[TableUpdate, ...], metadata_location: str) -> None:
+        """A commit of ``updates`` landed (``commit_table`` or a REST transaction): settle the writes it ends.
+
+        The pyiceberg writes whose snapshots it adds are over (their files are ordinary
+        files again, see memcatalog.leases), and the files of those snapshots that a client
+        wrote with no owner (through S3) become this catalog's.
+        """
+        for lease in self._snapshot_writes(updates):
+            lease.release()
+        self._adopt(updates, metadata_location)
+
+    def _writes_failed(self, updates: tuple[TableUpdate, ...]) -> None:
+        """A commit of ``updates`` surely failed and will not be retried: delete the files of its writes now."""
+        for lease in self._snapshot_writes(updates):
+            lease.fail()
+
+    def _adopt(self, updates: tuple[TableUpdate, ...], metadata_location: str) -> None:
         """Files of a committed snapshot that a client wrote without an owner (S3) become this catalog's."""
         snapshots = [
             u.snapshot for u in updates if isinstance(u, AddSnapshotUpdate) and is_pool_url(u.snapshot.manifest_list)
         ]
         if snapshots:
-            io = self.load_file_io_for(response.metadata_location)
+            io = self.load_file_io_for(metadata_location)
             for snapshot in snapshots:
                 ownership.adopt_snapshot_files(self.owner, snapshot, io)
 
