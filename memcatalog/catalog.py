@@ -29,7 +29,7 @@ from pyiceberg.serializers import FromInputFile
 from pyiceberg.table import CommitTableResponse, Table, TableProperties
 from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.sorting import UNSORTED_SORT_ORDER, SortOrder
-from pyiceberg.table.update import AddSnapshotUpdate, TableRequirement, TableUpdate
+from pyiceberg.table.update import AddSnapshotUpdate, SetPropertiesUpdate, TableRequirement, TableUpdate
 from pyiceberg.typedef import EMPTY_DICT, Identifier, Properties
 from pyiceberg.types import strtobool
 from pyiceberg.utils.properties import property_as_bool
@@ -39,13 +39,19 @@ from sqlalchemy.exc import IntegrityError
 from typing_extensions import override
 
 from memcatalog import config, leases, maintenance, ownership, registry, urls, views
-from memcatalog.errors import DataNotInMemoryError, EmptyNamespaceError, InvalidMetadataError, QuotaConflictError
+from memcatalog.errors import (
+    DataNotInMemoryError,
+    EmptyNamespaceError,
+    InvalidMetadataError,
+    QuotaConflictError,
+)
 from memcatalog.fileio import delete_quietly
 from memcatalog.maintenance import TableUsage
 from memcatalog.names import check_identifier
 from memcatalog.ownership import PoolFile
 from memcatalog.pool import Pool, Usage, find_pool, get_pool
 from memcatalog.pyiceberg_internals import (
+    CatalogFileIOKeys,
     FlatCommits,
     MetadataWriteHook,
     init_sql_catalog,
@@ -170,7 +176,7 @@ def _remove_empty_dirs(pool: Pool, key: str) -> None:
         pool.rmdir(key)
 
 
-class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
+class MemCatalog(FlatCommits, MetadataWriteHook, CatalogFileIOKeys, SqlCatalog):
     """An Iceberg catalog with no server and no disk.
 
     Args:
@@ -187,6 +193,8 @@ class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
         >>> cat.list_namespaces()
         [('db',)]
     """
+
+    catalog_only_io_properties = (ownership.OWNER,)  # a table property never replaces the files' owner
 
     def __init__(self, name: str, **properties: str) -> None:
         props: dict[str, str] = {**pyiceberg_config(name), **{k: str(v) for k, v in properties.items()}}
@@ -350,7 +358,7 @@ class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
             identifier=ident,
             metadata=metadata,
             metadata_location=location,
-            io=load_file_io({**self.properties, **metadata.properties}, location),
+            io=load_file_io({**self.properties, **metadata.properties, ownership.OWNER: self.owner}, location),
             catalog=self,
         )
 
@@ -367,6 +375,9 @@ class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
         format_version = int(properties.get(TableProperties.FORMAT_VERSION, TableProperties.DEFAULT_FORMAT_VERSION))
         iceberg_schema = to_iceberg_schema(schema, format_version)  # a bad schema is reported first, as SqlCatalog does
         _check_table_identifier(identifier)
+        ownership.check_table_properties(
+            properties, f"create table {'.'.join(Catalog.identifier_to_tuple(identifier))}"
+        )
         if self.table_exists(identifier):  # before pyiceberg writes a metadata file the registry would refuse
             _, namespace, table_name = self._split(identifier)
             raise TableAlreadyExistsError(f"Table {namespace}.{table_name} already exists")
@@ -391,7 +402,9 @@ class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
         _check_table_identifier(identifier)
         ns = Catalog.namespace_to_string(Catalog.namespace_from(identifier))
         name = Catalog.table_name_from(identifier)
-        self._read_metadata(f"{ns}.{name}", metadata_location)
+        ownership.check_table_properties(
+            self._read_metadata(f"{ns}.{name}", metadata_location).properties, f"register table {ns}.{name}"
+        )
         table = super().register_table(identifier, metadata_location, overwrite)
         # Files written through this catalog's FileIO for it (an import) are referenced now: their writes are over.
         # Only then are the table's files read: a registered table may point at files this process cannot
@@ -414,6 +427,9 @@ class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
         identifier = table.name()
         namespace = Catalog.namespace_to_string(Catalog.namespace_from(identifier))
         name = Catalog.table_name_from(identifier)
+        for update in updates:
+            if isinstance(update, SetPropertiesUpdate):
+                ownership.check_table_properties(update.updates, f"commit to table {namespace}.{name}")
         response: CommitTableResponse | None = None
         try:
             with self._committing(f"commit to table {namespace}.{name}", namespace, name) as state:

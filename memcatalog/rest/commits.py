@@ -23,11 +23,11 @@ from pyiceberg.serializers import ToOutputFile
 from pyiceberg.table import CommitTableResponse, Table, TableProperties
 from pyiceberg.table.locations import load_location_provider
 from pyiceberg.table.metadata import TableMetadata
-from pyiceberg.table.update import AssertCreate, TableRequirement, TableUpdate
+from pyiceberg.table.update import AssertCreate, SetPropertiesUpdate, TableRequirement, TableUpdate
 from pyiceberg.typedef import Identifier
 from pyiceberg.utils.properties import property_as_bool
 
-from memcatalog import leases, registry
+from memcatalog import leases, ownership, registry
 from memcatalog.catalog import MemCatalog, known_failure
 from memcatalog.fileio import delete_quietly
 from memcatalog.names import check_identifier
@@ -88,6 +88,9 @@ class _Staged:
 
 
 def _stage(catalog: MemCatalog, change: Change) -> _Staged | None:
+    for update in change.updates:
+        if isinstance(update, SetPropertiesUpdate):
+            ownership.check_table_properties(update.updates, f"transaction on {'.'.join(change.identifier)}")
     current = _current(catalog, change)
     for requirement in change.requirements:
         requirement.validate(current.metadata if current else None)
