@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyiceberg.catalog import Catalog
 from pyiceberg.typedef import Identifier
+from typing_extensions import TypedDict, Unpack
 
 from memcatalog import registry
 from memcatalog.errors import ExtensionNotAvailableError
@@ -31,6 +32,18 @@ if TYPE_CHECKING:
 AT_SNAPSHOT = "_at_snapshot"  # SELECT * FROM db.events_at_snapshot(1234)
 AS_OF = "_as_of"  # SELECT * FROM db.events_as_of(TIMESTAMP '2026-01-01 12:00:00')
 _INSTALL_HINT = "pip install 'memcatalog[duckdb]' (duckdb=={v} with duckdb-extension-{ext}=={v})"
+
+
+class WriterOptions(TypedDict, total=False):
+    """The keyword options of :class:`memcatalog.writer.TableWriter` (defaults there), as ``append`` takes them."""
+
+    max_buffer_bytes: int | str
+    target_file_size: int | str | None
+    compression: str
+    row_group_size: int | None
+    commit_every_files: int | None
+    mode: str
+    ignore_unknown_fields: bool
 
 
 def _duckdb() -> ModuleType:
@@ -216,10 +229,10 @@ class CatalogConnection:
         for suffix in (AT_SNAPSHOT, AS_OF):
             self.raw.execute(f"DROP MACRO TABLE IF EXISTS {prefix}{_quote(table + suffix)}")
 
-    def sql(self, query: str, **kwargs: Any) -> duckdb_module.DuckDBPyRelation:  # passed on to DuckDB's sql()
-        """Run SQL after refreshing the views (see ``duckdb.DuckDBPyConnection.sql``)."""
+    def sql(self, query: str, *, alias: str = "", params: object = None) -> duckdb_module.DuckDBPyRelation:
+        """Run SQL after refreshing the views (see ``duckdb.DuckDBPyConnection.sql``; same defaults)."""
         self.refresh()
-        return self.raw.sql(query, **kwargs)
+        return self.raw.sql(query, alias=alias, params=params)
 
     def execute(self, query: str, parameters: object = None) -> duckdb_module.DuckDBPyConnection:
         """Run SQL after refreshing the views (see ``duckdb.DuckDBPyConnection.execute``)."""
@@ -256,7 +269,7 @@ class CatalogConnection:
         """DuckDB's ``iceberg_metadata`` (manifest entries) of a catalog table."""
         return self.raw.sql(f"SELECT * FROM iceberg_metadata({_sql_string(self._location(identifier))})")
 
-    def append(self, identifier: str | Identifier, query: str, **writer_options: Any) -> int:
+    def append(self, identifier: str | Identifier, query: str, **writer_options: Unpack[WriterOptions]) -> int:
         """Run a query and append its result to a catalog table through the validating writer; returns rows written."""
         result = self.sql(query).to_arrow_table()
         with self.catalogs[0].writer(identifier, **writer_options) as w:

@@ -10,13 +10,15 @@ from __future__ import annotations
 import errno
 import io
 import logging
+import os
 import threading
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, overload
 
 import pyarrow as pa
 from fsspec import AbstractFileSystem
 from fsspec.transaction import Transaction
+from typing_extensions import NotRequired, TypedDict
 
 from memcatalog import paths, urls
 from memcatalog.config import PROTOCOL
@@ -25,6 +27,15 @@ from memcatalog.pool import Pool, list_pools, locate
 
 logger = logging.getLogger("memcatalog.filesystem")
 _moving = threading.local()  # set while mv copies: those copies are not deferred by a transaction
+
+
+class FileInfo(TypedDict):
+    """What :meth:`PoolFileSystem.info` says about a path (fsspec's keys)."""
+
+    name: str
+    size: int
+    type: Literal["file", "directory"]
+    created: NotRequired[float]  # files only: seconds since the epoch
 
 
 class PoolFileSystem(AbstractFileSystem):  # type: ignore[misc]
@@ -42,10 +53,18 @@ class PoolFileSystem(AbstractFileSystem):  # type: ignore[misc]
     root_marker = ""
     transaction_type: type[Transaction]  # PoolTransaction, set below its definition
 
+    @overload
     @classmethod
-    def _strip_protocol(cls, path: Any) -> str:
+    def _strip_protocol(cls, path: list[str]) -> list[str]: ...
+
+    @overload
+    @classmethod
+    def _strip_protocol(cls, path: str | os.PathLike[str]) -> str: ...
+
+    @classmethod
+    def _strip_protocol(cls, path: list[str] | str | os.PathLike[str]) -> list[str] | str:
         if isinstance(path, list):
-            return [cls._strip_protocol(p) for p in path]  # type: ignore[return-value]
+            return [cls._strip_protocol(p) for p in path]
         return paths.normalize(str(path))
 
     def unstrip_protocol(self, name: str) -> str:
@@ -56,7 +75,7 @@ class PoolFileSystem(AbstractFileSystem):  # type: ignore[misc]
         return locate(path, create=create)
 
     # ---- reading ---------------------------------------------------------------
-    def info(self, path: str, **kwargs: Any) -> dict[str, object]:
+    def info(self, path: str, **kwargs: object) -> FileInfo:
         name = self._strip_protocol(path)
         if not name:
             return {"name": "", "size": 0, "type": "directory"}
@@ -68,9 +87,9 @@ class PoolFileSystem(AbstractFileSystem):  # type: ignore[misc]
             return {"name": name, "size": 0, "type": "directory"}
         raise FileNotFoundError(errno.ENOENT, "No such file or directory", path)
 
-    def ls(self, path: str, detail: bool = True, **kwargs: Any) -> list[Any]:
+    def ls(self, path: str, detail: bool = True, **kwargs: object) -> list[FileInfo] | list[str]:
         name = self._strip_protocol(path)
-        infos: list[dict[str, object]]
+        infos: list[FileInfo]
         if not name:
             infos = [{"name": p, "size": 0, "type": "directory"} for p in list_pools()]
         else:
@@ -82,7 +101,7 @@ class PoolFileSystem(AbstractFileSystem):  # type: ignore[misc]
                 infos = [i for i in found if i is not None]
         return infos if detail else [i["name"] for i in infos]
 
-    def _child_info(self, pool: Pool, key: str) -> dict[str, object] | None:
+    def _child_info(self, pool: Pool, key: str) -> FileInfo | None:
         try:
             return self.info(f"{pool.name}/{key}")
         except FileNotFoundError:  # removed while listing
@@ -93,7 +112,7 @@ class PoolFileSystem(AbstractFileSystem):  # type: ignore[misc]
         pool, key = self._locate(path)
         return pool.get(key)
 
-    def cat_file(self, path: str, start: int | None = None, end: int | None = None, **kwargs: Any) -> bytes:
+    def cat_file(self, path: str, start: int | None = None, end: int | None = None, **kwargs: object) -> bytes:
         buf = self.read_buffer(path)
         begin, stop, _ = slice(start, end).indices(buf.size)
         return bytes(buf.slice(begin, max(stop - begin, 0)))
@@ -115,10 +134,10 @@ class PoolFileSystem(AbstractFileSystem):  # type: ignore[misc]
         path: str,
         mode: str = "rb",
         block_size: int | None = None,
-        cache_options: dict[str, Any] | None = None,
+        cache_options: dict[str, object] | None = None,
         compression: str | None = None,
-        **kwargs: Any,
-    ) -> Any:
+        **kwargs: Any,  # fsspec's own options, and a text mode's encoding, errors and newline
+    ) -> Any:  # what fsspec's open returns (ours, its text and compression wrappers): untyped
         """fsspec's ``open``; a text write (``w``, ``x``, ``a``) is discarded on failure like a binary one."""
         options = {"block_size": block_size, "cache_options": cache_options, "compression": compression}
         if "b" in mode or "r" in mode or compression is not None:
@@ -133,8 +152,8 @@ class PoolFileSystem(AbstractFileSystem):  # type: ignore[misc]
         mode: str = "rb",
         block_size: int | None = None,
         autocommit: bool = True,
-        cache_options: dict[str, Any] | None = None,
-        **kwargs: Any,
+        cache_options: dict[str, object] | None = None,
+        **kwargs: object,
     ) -> io.RawIOBase:
         if mode == "rb":
             return BufferFile(self.read_buffer(path), self.unstrip_protocol(path))
@@ -144,7 +163,7 @@ class PoolFileSystem(AbstractFileSystem):  # type: ignore[misc]
         writer = pool.writer(key, exclusive=mode == "xb", append=mode == "ab")
         return WriteFile(writer, autocommit=autocommit)
 
-    def pipe_file(self, path: str, value: bytes, mode: str = "overwrite", **kwargs: Any) -> None:
+    def pipe_file(self, path: str, value: bytes, mode: str = "overwrite", **kwargs: object) -> None:
         if self._intrans:  # deferred like every write inside ``with fs.transaction:``
             with self.open(path, "xb" if mode == "create" else "wb") as f:
                 f.write(value)
@@ -152,7 +171,7 @@ class PoolFileSystem(AbstractFileSystem):  # type: ignore[misc]
         pool, key = self._locate(path, create=True)
         pool.put(key, value, exclusive=mode == "create")
 
-    def cp_file(self, path1: str, path2: str, **kwargs: Any) -> None:
+    def cp_file(self, path1: str, path2: str, **kwargs: object) -> None:
         src_pool, src_key = self._locate(path1)
         if src_pool.is_dir(src_key):
             self.makedirs(path2, exist_ok=True)
@@ -207,7 +226,7 @@ class PoolFileSystem(AbstractFileSystem):  # type: ignore[misc]
     def _has_glob(path: str) -> bool:
         return any(c in path for c in "*?[")
 
-    def mkdir(self, path: str, create_parents: bool = True, **kwargs: Any) -> None:
+    def mkdir(self, path: str, create_parents: bool = True, **kwargs: object) -> None:
         pool, key = self._locate(path, create=True)
         if not key:
             return

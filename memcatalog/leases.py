@@ -27,7 +27,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Concatenate, ParamSpec, TypeVar
 
 from memcatalog.pool import find_pool
 
@@ -41,6 +41,7 @@ _FINISHED_MAX = 100_000
 _current = threading.local()  # the explicit lease that this thread's writes are pinned under
 P = ParamSpec("P")
 R = TypeVar("R")
+C = TypeVar("C")  # a catalog: this module sits below the catalog and reads only its ``owner``
 
 Pin = tuple[str, str]  # (pool name, key)
 
@@ -140,10 +141,10 @@ def current() -> Lease | None:
     return lease
 
 
-def pins_its_writes(fn: Callable[Concatenate[Any, P], R]) -> Callable[Concatenate[Any, P], R]:
+def pins_its_writes(fn: Callable[Concatenate[C, P], R]) -> Callable[Concatenate[C, P], R]:
     """Decorate a function whose first argument is a catalog: the files it writes stay pinned until it returns."""
 
-    def wrapper(catalog: Any, /, *args: P.args, **kwargs: P.kwargs) -> R:
+    def wrapper(catalog: C, /, *args: P.args, **kwargs: P.kwargs) -> R:
         with holding(getattr(catalog, "owner", None)):
             return fn(catalog, *args, **kwargs)
 

@@ -22,10 +22,10 @@ import logging
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pyiceberg.catalog import Catalog, MetastoreCatalog
 from pyiceberg.io import FileIO, OutputFile
@@ -49,12 +49,15 @@ from pyiceberg.table.metadata import TableMetadata, TableMetadataUtil
 from pyiceberg.table.snapshots import Snapshot
 from pyiceberg.table.sorting import UNSORTED_SORT_ORDER, SortOrder
 from pyiceberg.table.update import TableRequirement, TableUpdate, update_table_metadata
-from pyiceberg.typedef import EMPTY_DICT, Identifier, Properties
+from pyiceberg.typedef import EMPTY_DICT, IcebergBaseModel, Identifier, Properties, TableVersion
 from pyiceberg.utils.datetime import datetime_to_millis
 from typing_extensions import override
 
 if TYPE_CHECKING:
+    from types import TracebackType
+
     import pyarrow as pa
+    from pyiceberg.avro.codecs import AvroCompressionCodec
     from pyiceberg.catalog.sql import SqlCatalog
     from pyiceberg.table.update.schema import UpdateSchema
     from pyiceberg.table.update.snapshot import ExpireSnapshots, ManageSnapshots
@@ -90,7 +93,7 @@ def resolve_table_location(catalog: MetastoreCatalog, location: str | None, name
     return str(catalog._resolve_table_location(location, namespace, table))
 
 
-def table_row(catalog: SqlCatalog, namespace: str, table: str, metadata_location: str) -> dict[str, Any]:
+def table_row(catalog: SqlCatalog, namespace: str, table: str, metadata_location: str) -> dict[str, str | None]:
     """The ``iceberg_tables`` row SqlCatalog inserts for a new table (``iceberg_type`` only on v1 schemas).
 
     Why: a multi-table transaction inserts tables created in it inside its own SQL
@@ -494,7 +497,7 @@ def _probe_updates() -> tuple[TableUpdate, ...]:
     )
 
 
-def _comparable(metadata: TableMetadata) -> dict[str, Any]:
+def _comparable(metadata: TableMetadata) -> dict[str, object]:
     return metadata.model_dump(exclude={"last_updated_ms"})
 
 
@@ -553,11 +556,11 @@ if FLAT_UPDATES.problem:  # pragma: no cover - exercised only by a changed pyice
 _SNAPSHOTS_KEY = '"snapshots":[]'
 _SNAPSHOT_LOG_KEY = '"snapshot-log":[]'
 _SNAPSHOT_JSON_MAX = 20_000  # snapshots and snapshot-log entries whose JSON is kept, process-wide (~1 KiB each)
-_snapshot_json: OrderedDict[tuple[int, bool], tuple[Any, str]] = OrderedDict()
+_snapshot_json: OrderedDict[tuple[int, bool], tuple[IcebergBaseModel, str]] = OrderedDict()
 _snapshot_json_lock = threading.Lock()
 
 
-def _snapshots_json(snapshots: list[Any], exclude_none: bool) -> str:
+def _snapshots_json(snapshots: Sequence[IcebergBaseModel], exclude_none: bool) -> str:
     """The JSON of each snapshot (or snapshot-log entry), comma-separated; each serialised once while kept."""
     cache = _snapshot_json
     pieces = []
@@ -580,10 +583,10 @@ def _snapshots_json(snapshots: list[Any], exclude_none: bool) -> str:
 # adds to the end of the list (an append, an overwrite) extends its parent's string instead of
 # joining every piece again. (list, exclude_none, joined); the entry holds the list, so ids stay valid.
 _JOINED_MAX = 128
-_joined: OrderedDict[int, tuple[list[Any], bool, str]] = OrderedDict()
+_joined: OrderedDict[int, tuple[Sequence[IcebergBaseModel], bool, str]] = OrderedDict()
 
 
-def _all_snapshots_json(snapshots: list[Any], exclude_none: bool) -> str:
+def _all_snapshots_json(snapshots: Sequence[IcebergBaseModel], exclude_none: bool) -> str:
     """:func:`_snapshots_json` of the whole list, extending a kept prefix's when the list extends one."""
     found = None
     with _snapshot_json_lock:
@@ -711,7 +714,7 @@ if METADATA_JSON.problem:  # pragma: no cover - exercised only by a changed pyic
 #   verbatim (the child takes the parent's sync marker, so the blocks are valid in it).
 #   Leading blocks are merged while the first is not smaller than the second (a binary
 #   counter), so a list of N entries has at most log2(N)+1 blocks and each entry is
-#   recompressed O(log N) times over its life. Any other list (overwrite, delete, a
+#   recompressed O(log N) times over its life. Every other list (overwrite, delete, a
 #   merged append, a first append) is one block, its inherited entries' encodings taken
 #   from a memo of encoded entries by object, the rest encoded by pyiceberg: the layout
 #   pyiceberg writes. The new entries' ManifestFile objects are decoded from their own
@@ -934,7 +937,9 @@ class _ReusingManifestListWriter(ManifestListWriter):
         return self
 
     @override
-    def __exit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc_value: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         if self._avro is None:
             if exc_type is not None:
                 return  # nothing was written: leave no file behind
@@ -1031,12 +1036,12 @@ class _ReusingManifestListWriterV2(_ReusingManifestListWriter, ManifestListWrite
 
 
 def write_manifest_list(
-    format_version: Any,
+    format_version: TableVersion,
     output_file: OutputFile,
     snapshot_id: int,
     parent_snapshot_id: int | None,
     sequence_number: int | None,
-    avro_compression: Any,
+    avro_compression: AvroCompressionCodec,
 ) -> ManifestListWriter:
     """``pyiceberg.manifest.write_manifest_list``, with the reusing writer for memcat:// outputs of format 1 and 2."""
     if MANIFEST_LISTS.holds and isinstance(output_file, MemOutputFile):
@@ -1357,7 +1362,7 @@ def default_table_location(catalog: Catalog, namespace: str, table: str) -> str 
     return None if resolve is None else str(resolve(None, namespace, table))
 
 
-def data_file_with(data_file: DataFile, **changes: Any) -> DataFile:
+def data_file_with(data_file: DataFile, **changes: object) -> DataFile:
     """A copy of a data file read from a manifest, with ``changes`` (``file_path=...``) applied.
 
     Public constructors only (``DataFile.from_args``): pyiceberg's records are positional, with
@@ -1376,7 +1381,7 @@ def data_file_with(data_file: DataFile, **changes: Any) -> DataFile:
     return copy
 
 
-def manifest_file_with(manifest: ManifestFile, **changes: Any) -> ManifestFile:
+def manifest_file_with(manifest: ManifestFile, **changes: object) -> ManifestFile:
     """A copy of a manifest list entry with ``changes`` (``manifest_path=...``) applied; as :func:`data_file_with`."""
     fields = {f.name: getattr(manifest, f.name) for f in MANIFEST_LIST_FILE_SCHEMAS[DEFAULT_READ_VERSION].fields}
     unknown = set(changes) - set(fields)

@@ -11,7 +11,7 @@ import threading
 import uuid
 import weakref
 from collections.abc import Callable
-from typing import Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 from pyiceberg.catalog.sql import IcebergTables
 from sqlalchemy import (
@@ -31,6 +31,11 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import QueuePool
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+    from sqlalchemy.engine.interfaces import DBAPIConnection
+    from sqlalchemy.pool import ConnectionPoolEntry
 
 TypeFilter: TypeAlias = "ColumnElement[bool] | None"  # which rows of iceberg_tables: tables, views, or (v0 schema) all
 
@@ -60,17 +65,24 @@ def create_registry_engine(
         server = create_engine(uri, echo=echo, pool_pre_ping=True if pool_pre_ping is None else pool_pre_ping)
         event.listen(server, "commit", _count_commit)
         return server
-    kwargs: dict[str, Any] = {
-        "echo": echo,
-        "pool_pre_ping": bool(pool_pre_ping),
-        "connect_args": {"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
-    }
+    connect_args = {"check_same_thread": False, "timeout": busy_timeout_ms / 1000}
     if is_memory_sqlite(uri):
-        kwargs.update(poolclass=QueuePool, pool_size=1, max_overflow=0, pool_timeout=600, pool_recycle=-1)
-    engine = create_engine(uri, **kwargs)
+        engine = create_engine(
+            uri,
+            echo=echo,
+            pool_pre_ping=bool(pool_pre_ping),
+            connect_args=connect_args,
+            poolclass=QueuePool,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=600,
+            pool_recycle=-1,
+        )
+    else:
+        engine = create_engine(uri, echo=echo, pool_pre_ping=bool(pool_pre_ping), connect_args=connect_args)
 
     @event.listens_for(engine, "connect")
-    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+    def _pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
         cursor = dbapi_connection.cursor()
         if not is_memory_sqlite(uri):
             cursor.execute("PRAGMA journal_mode=WAL")
@@ -85,7 +97,7 @@ def create_registry_engine(
 _commits = threading.local()
 
 
-def _count_commit(_conn: Any) -> None:
+def _count_commit(_conn: Connection) -> None:
     # SQLAlchemy calls this just before it sends COMMIT to the database.
     _commits.count = getattr(_commits, "count", 0) + 1
 
@@ -126,7 +138,7 @@ def swap_locations(
     engine: Engine,
     catalog: str,
     swaps: list[tuple[str, str, str, str]],
-    inserts: list[dict[str, Any]],
+    inserts: list[dict[str, str | None]],
 ) -> str | None:
     """Move several tables' metadata pointers and add new tables, all in one SQL transaction.
 

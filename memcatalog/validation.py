@@ -14,7 +14,7 @@ import math
 import struct
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, TypeAlias
+from typing import Protocol, TypeAlias, TypeGuard
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -46,8 +46,27 @@ from memcatalog.errors import SchemaValidationError
 from memcatalog.schema import to_arrow
 
 # A list of dicts, a list of tuples in schema order, a pyarrow Table or RecordBatch, or a pandas DataFrame
-# (pyarrow and pandas carry no types here: to mypy they are Any, and a DataFrame is an Iterable anyway).
+# (pyarrow carries no types, so mypy cannot tell its tables apart; a DataFrame is an Iterable anyway).
 Batch: TypeAlias = Iterable[object] | pa.Table | pa.RecordBatch
+
+
+class _Series(Protocol):
+    """What validation uses of a pandas Series (pandas is optional and ships no types)."""
+
+    @property
+    def dtype(self) -> object: ...
+
+    def tolist(self) -> list[object]: ...
+
+
+class _DataFrame(Protocol):
+    """What validation uses of a pandas DataFrame."""
+
+    @property
+    def columns(self) -> Iterable[object]: ...
+
+    def __getitem__(self, name: str, /) -> _Series: ...
+
 
 _INT_RANGE = {IntegerType: 2**31, LongType: 2**63}
 _Where = Callable[[int], tuple[int, str]]  # a position in a nested array -> (row, field path)
@@ -88,7 +107,7 @@ def validate(data: Batch, schema: Schema, *, ignore_unknown_fields: bool = False
         raise _fail(None, "<batch>", "rows that Arrow can convert", _Shown(str(e)), type(e).__name__) from e
 
 
-def _is_pandas(data: object) -> bool:
+def _is_pandas(data: object) -> TypeGuard[_DataFrame]:
     return type(data).__module__.startswith("pandas") and hasattr(data, "columns")
 
 
@@ -132,9 +151,11 @@ class _Node:
         self.type = t
         self.has_decimal = isinstance(t, DecimalType)
 
-    # Any: the value has passed check_value, so each node may use it as the shape it checked (dict, list, ...).
-    def normalize(self, value: Any) -> Any:
-        """A checked non-null value as Arrow converts it exactly (only called where ``has_decimal``)."""
+    def normalize(self, value: object) -> object:
+        """A checked non-null value as Arrow converts it exactly (only called where ``has_decimal``).
+
+        ``value`` has passed :meth:`check_value`: each node asserts the shape it checked (dict, list, ...).
+        """
         return value
 
     def check_value(self, value: object, path: str, row: int, ignore_unknown: bool) -> None:
@@ -167,7 +188,7 @@ class _Child:
         self.field = field
         self.node = _node(field.field_type)
 
-    def normalize(self, value: Any) -> Any:
+    def normalize(self, value: object) -> object:
         return value if value is None or not self.node.has_decimal else self.node.normalize(value)
 
     def check_value(self, value: object, path: str, row: int, ignore_unknown: bool) -> None:
@@ -197,7 +218,8 @@ class _StructNode(_Node):
         self.names = {f.name for f in t.fields}
         self.has_decimal = any(c.node.has_decimal for c in self.children)
 
-    def normalize(self, value: Any) -> Any:
+    def normalize(self, value: object) -> dict[str, object]:
+        assert isinstance(value, Mapping), value  # check_value refused every other value
         return {c.field.name: c.normalize(value.get(c.field.name)) for c in self.children}
 
     def child(self, name: str) -> _Child | None:
@@ -255,7 +277,8 @@ class _ListNode(_Node):
         self.element = _Child(t.element_field)
         self.has_decimal = self.element.node.has_decimal
 
-    def normalize(self, value: Any) -> Any:
+    def normalize(self, value: object) -> list[object]:
+        assert isinstance(value, Sequence), value  # check_value refused every other value
         return [self.element.normalize(v) for v in value]
 
     def check_value(self, value: object, path: str, row: int, ignore_unknown: bool) -> None:
@@ -284,7 +307,8 @@ class _MapNode(_Node):
         self.value = _Child(t.value_field)
         self.has_decimal = self.key.node.has_decimal or self.value.node.has_decimal
 
-    def normalize(self, value: Any) -> Any:
+    def normalize(self, value: object) -> list[tuple[object, object]]:
+        assert isinstance(value, Mapping), value  # check_value refused every other value
         return [(self.key.normalize(k), self.value.normalize(v)) for k, v in value.items()]
 
     def check_value(self, value: object, path: str, row: int, ignore_unknown: bool) -> None:
@@ -327,10 +351,11 @@ def _parent(offsets: pa.Array, position: int) -> tuple[int, int]:
 
 
 class _PrimitiveNode(_Node):
-    def normalize(self, value: Any) -> Any:
+    def normalize(self, value: object) -> int | decimal.Decimal:
         assert isinstance(self.type, DecimalType)
         if isinstance(value, int):
             return value
+        assert isinstance(value, decimal.Decimal), value  # check_value refused every other value
         exact = decimal.Context(prec=self.type.precision + 1, traps=[decimal.Inexact])
         return value.quantize(decimal.Decimal(1).scaleb(-self.type.scale), context=exact)
 
@@ -441,10 +466,9 @@ def _decimal_problem(value: decimal.Decimal, t: DecimalType) -> str | None:
 
 
 # ---- Arrow and pandas --------------------------------------------------------------------
-# DataFrames and Series are Any: pandas is an optional dependency and ships no types here.
 
 
-def _from_pandas(df: Any, schema: Schema, root: _StructNode, ignore_unknown: bool) -> pa.Table:
+def _from_pandas(df: _DataFrame, schema: Schema, root: _StructNode, ignore_unknown: bool) -> pa.Table:
     """A DataFrame as Arrow, column by column.
 
     A column of Python objects is checked value by value, like rows, then converted to the
@@ -499,7 +523,7 @@ _STRICT_ARROW: dict[type[IcebergType], frozenset[type]] = {
 }
 
 
-def _strict_objects(series: Any, field: NestedField, arrow_type: pa.DataType | None) -> pa.Array | None:
+def _strict_objects(series: _Series, field: NestedField, arrow_type: pa.DataType | None) -> pa.Array | None:
     """The column converted at once where only strictly converted Python types are in it, else None."""
     allowed = _STRICT_ARROW.get(type(field.field_type))
     if allowed is None or not set(map(type, series.tolist())) - {type(None)} <= allowed:

@@ -305,6 +305,34 @@ def test_query_results_append_through_the_validating_writer(cat: MemCatalog) -> 
     assert con.sql("SELECT count(*) FROM db.agg").fetchone() == (1,)
 
 
+def test_append_passes_writer_options_on(cat: MemCatalog) -> None:
+    cat.create_table("db.over", Schema(NestedField(1, "n", LongType())))
+    con = memcatalog.duckdb.connect(cat)
+    con.append("db.over", "SELECT 1::BIGINT AS n")
+    assert con.append("db.over", "SELECT 2::BIGINT AS n", mode="overwrite") == 1
+    assert con.sql("SELECT n FROM db.over").fetchall() == [(2,)]
+
+
+def test_append_options_are_the_table_writers_keywords() -> None:
+    import inspect
+
+    from memcatalog.writer import TableWriter
+
+    keywords = {
+        name for name, p in inspect.signature(TableWriter.__init__).parameters.items() if p.kind is p.KEYWORD_ONLY
+    }
+    assert set(memcatalog.duckdb.WriterOptions.__optional_keys__) == keywords
+
+
+def test_sql_passes_params_and_alias_to_duckdb(cat: MemCatalog) -> None:
+    cat.create_table("db.p", Schema(NestedField(1, "id", LongType()))).append(pa.table({"id": pa.array([1, 2, 3])}))
+    con = memcatalog.duckdb.connect(cat)
+    assert con.sql("SELECT count(*) FROM db.p WHERE id > ?", params=[1]).fetchone() == (2,)
+    assert con.sql("SELECT 1", alias="q").alias == "q"
+    unnamed = con.raw.sql("SELECT 1").alias.rsplit("_", 1)[0]  # DuckDB's own default: unnamed_relation_<random>
+    assert con.sql("SELECT 1").alias.rsplit("_", 1)[0] == unnamed
+
+
 def test_time_travel_from_sql(cat: MemCatalog) -> None:
     first = two_snapshots(cat, "db.tt_sql")
     con = memcatalog.duckdb.connect(cat)

@@ -10,7 +10,6 @@ import statistics
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -33,7 +32,7 @@ class Curve:
     unit: str  # "s" (lower is better) or "/s" (higher is better)
     xs: list[int]
     series: dict[str, list[float]] = field(default_factory=dict)  # peer -> one value per x
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, float] = field(default_factory=dict)  # other measured numbers (counts)
 
     def at(self, peer: str, x: int) -> float:
         return self.series[peer][self.xs.index(x)]

@@ -6,8 +6,8 @@ import shutil
 import tempfile
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
+from fsspec import AbstractFileSystem
 from fsspec.implementations.memory import MemoryFileSystem
 from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import SqlCatalog
@@ -49,7 +49,7 @@ class Peer:
             if fs.exists(self.memory_root):
                 fs.rm(self.memory_root, recursive=True)
 
-    def duckdb_filesystem(self) -> Any:
+    def duckdb_filesystem(self) -> AbstractFileSystem | None:
         """The fsspec filesystem DuckDB needs to read this peer's files (None: local files)."""
         if self.name == "memcatalog":
             from memcatalog.filesystem import PoolFileSystem

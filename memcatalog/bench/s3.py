@@ -18,9 +18,12 @@ import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    from moto.server import ThreadedMotoServer
 
 QUERY = "SELECT count(*), sum(amount), avg(qty) FROM {source}"
 
@@ -71,7 +74,7 @@ def _table(rows: int) -> pa.Table:
     return pa.table({"id": n, "amount": pc.multiply(pc.cast(n, pa.float64()), 0.5), "qty": pc.bit_wise_and(n, 127)})
 
 
-def _moto(files: dict[str, bytes]) -> tuple[Any, str]:
+def _moto(files: dict[str, bytes]) -> tuple[ThreadedMotoServer, str]:
     import logging
 
     import boto3

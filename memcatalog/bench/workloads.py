@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import statistics
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
 
 LIMIT = "pyarrow limit"
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass
@@ -28,7 +31,7 @@ class Result:
     workload: str
     unit: str  # "s" (lower is better) or "/s" (higher is better)
     values: dict[str, float] = field(default_factory=dict)  # peer -> median
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, float] = field(default_factory=dict)  # other measured numbers (counts, bytes, seconds)
 
 
 def dataset(rows: int, seed: int = 0) -> pa.Table:
@@ -150,16 +153,17 @@ class _CatalogTimer:
     def __init__(self, catalog: Catalog) -> None:
         self.seconds = 0.0
         for method in ("commit_table", "load_table"):
-            original = getattr(catalog, method)
+            setattr(catalog, method, self._timing(getattr(catalog, method)))
 
-            def wrapper(*args: Any, _original: Any = original, **kwargs: Any) -> Any:  # any method's passthrough
-                start = time.perf_counter()
-                try:
-                    return _original(*args, **kwargs)
-                finally:
-                    self.seconds += time.perf_counter() - start
+    def _timing(self, original: Callable[P, R]) -> Callable[P, R]:
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - start
 
-            setattr(catalog, method, wrapper)
+        return wrapper
 
 
 def small_appends_and_load(appends: int, repeat: int) -> list[Result]:
@@ -175,11 +179,10 @@ def small_appends_and_load(appends: int, repeat: int) -> list[Result]:
             median.values[name] = statistics.median(latencies)
             p95.values[name] = latencies[int(len(latencies) * 0.95) - 1]
             share.values[name] = own / appends
-            load.values[name] = median_of(max(repeat, 5), lambda c=peer.catalog: _time_load(c))  # type: ignore[misc]
+            load.values[name] = median_of(max(repeat, 5), functools.partial(_time_load, peer.catalog))
             if isinstance(peer.catalog, MemCatalog):
                 load.extra["memcatalog cold (cache cleared)"] = median_of(
-                    max(repeat, 5),
-                    lambda c=peer.catalog: _time_load(c, cold=True),  # type: ignore[misc]
+                    max(repeat, 5), functools.partial(_time_cold_load, peer.catalog)
                 )
         finally:
             peer.close()
@@ -194,10 +197,13 @@ def _small_appends(peer: Peer, batch: pa.Table, appends: int) -> tuple[list[floa
     return latencies, timer.seconds
 
 
-def _time_load(catalog: Any, cold: bool = False) -> float:
-    if cold:
-        catalog._cache.clear()
+def _time_load(catalog: Catalog) -> float:
     return timed(lambda: catalog.load_table("b.small"))
+
+
+def _time_cold_load(catalog: MemCatalog) -> float:
+    catalog._cache.clear()
+    return _time_load(catalog)
 
 
 def concurrent_appends(threads: int, per_thread: int) -> Result:
