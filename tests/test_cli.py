@@ -29,7 +29,7 @@ def test_version() -> None:
 
 
 def test_demo_end_to_end_at_tiny_scale() -> None:
-    out = CliRunner().invoke(main, ["demo", "--scale", "0.01"])
+    out = CliRunner().invoke(main, ["demo", "--scale", "0.001"])
     assert out.exit_code == 0, out.output
     text = out.output
     assert "TPC-H Q1" in text and "TPC-H Q6" in text

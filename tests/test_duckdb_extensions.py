@@ -31,13 +31,15 @@ def repository() -> Iterator[tuple[str, list[str]]]:
     requests: list[str] = []
     handler = type("Handler", (_Recorder,), {"requests": requests})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # shutdown() waits for serve_forever to notice, which polls every poll_interval (0.5 s by default).
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}", requests
     finally:
         server.shutdown()
         server.server_close()
+        thread.join()
 
 
 def _loaded(con: duckdb.DuckDBPyConnection) -> set[str]:

@@ -1,13 +1,34 @@
-"""The pytest plugin, driven by pytester in a separate test session."""
+"""The pytest plugin, driven by pytester in a test session of its own.
+
+The inner sessions run in this process (``runpytest_inprocess``): pytest loads the plugin there
+from its ``pytest11`` entry point as in any other run, without paying for a new interpreter that
+imports pyiceberg, DuckDB and pytest again. One test runs its session in a subprocess too (with
+the long tests), the way a user's ``pytest`` starts.
+"""
 
 from __future__ import annotations
 
+import duckdb  # noqa: F401
+import pyarrow  # noqa: F401
+import pyiceberg.catalog  # noqa: F401
 import pytest
+
+# pytester removes the modules an inner session imported when it ends, and a C extension's Python half
+# (DuckDB's, SQLAlchemy's) imported afresh by the next session breaks. Imported here, they stay.
+import memcatalog.catalog  # noqa: F401
 
 pytest_plugins = ["pytester"]
 
 
-def test_fixtures_give_a_fresh_catalog_and_a_duckdb_connection(pytester: pytest.Pytester) -> None:
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    """An inner pytest session in this process; the plugin comes from the pytest11 entry point."""
+    # hypothesis' plugin imports hypothesis at the end of every session, and pytester drops the
+    # modules an inner session imported: not loading it keeps an inner session cheap in any order.
+    return pytester.runpytest_inprocess("-p", "no:hypothesispytest", *args)
+
+
+@pytest.mark.parametrize("where", ["inprocess", pytest.param("subprocess", marks=pytest.mark.slow)])
+def test_fixtures_give_a_fresh_catalog_and_a_duckdb_connection(pytester: pytest.Pytester, where: str) -> None:
     pytester.makepyfile(
         """
         import pyarrow as pa
@@ -27,18 +48,16 @@ def test_fixtures_give_a_fresh_catalog_and_a_duckdb_connection(pytester: pytest.
             assert memcatalog.pool.quota == 8 * 2**20
         """
     )
-    result = pytester.runpytest_subprocess()  # the plugin comes from the pytest11 entry point
+    result = run(pytester) if where == "inprocess" else pytester.runpytest_subprocess()
     result.assert_outcomes(passed=3)
 
 
-@pytest.mark.slow
 def test_ini_option_sets_quota(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nmemcatalog_quota = 32MiB\n")
     pytester.makepyfile("def test_q(memcatalog):\n    assert memcatalog.pool.quota == 32 * 2**20\n")
-    pytester.runpytest_subprocess().assert_outcomes(passed=1)
+    run(pytester).assert_outcomes(passed=1)
 
 
-@pytest.mark.slow
 def test_teardown_audit_fails_a_test_that_corrupts_the_pool(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
@@ -46,14 +65,13 @@ def test_teardown_audit_fails_a_test_that_corrupts_the_pool(pytester: pytest.Pyt
             memcatalog.pool._acct.used += 5  # simulate a leak
         """
     )
-    result = pytester.runpytest_subprocess()
+    result = run(pytester)
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(
         ["memcatalog audit found problems after the test:", "*used is 5 bytes but files hold 0"]
     )
 
 
-@pytest.mark.slow
 def test_pool_is_freed_after_the_test(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
@@ -68,10 +86,9 @@ def test_pool_is_freed_after_the_test(pytester: pytest.Pytester) -> None:
             assert names and names[0] not in mc.list_pools()
         """
     )
-    pytester.runpytest_subprocess().assert_outcomes(passed=2)
+    run(pytester).assert_outcomes(passed=2)
 
 
-@pytest.mark.slow
 def test_each_test_gets_a_duckdb_database_of_its_own_and_the_alias_leaves_the_module(
     pytester: pytest.Pytester,
 ) -> None:
@@ -114,10 +131,9 @@ def test_each_test_gets_a_duckdb_database_of_its_own_and_the_alias_leaves_the_mo
             assert {("iceberg",), ("avro",)} <= set(loaded)
         """
     )
-    pytester.runpytest_subprocess("-p", "no:randomly").assert_outcomes(passed=4)
+    run(pytester, "-p", "no:randomly").assert_outcomes(passed=4)
 
 
-@pytest.mark.slow
 def test_load_catalog_names_return_the_tests_catalogs_and_are_restored(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nmemcatalog_catalogs = prod staging\n")
     pytester.makepyfile(
@@ -166,7 +182,8 @@ def test_load_catalog_names_return_the_tests_catalogs_and_are_restored(pytester:
             assert not hasattr(pipeline.load_catalog, "__wrapped__")
         """
     )
-    pytester.runpytest_subprocess(
+    run(
+        pytester,
         "test_load_catalog_names_return_the_tests_catalogs_and_are_restored.py",
         "test_after.py",
     ).assert_outcomes(passed=3)

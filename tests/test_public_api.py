@@ -37,11 +37,41 @@ def test_unknown_name_is_an_attribute_error() -> None:
         raise AssertionError("memcatalog.no_such_thing resolved")
 
 
-def test_importing_memcatalog_does_not_pull_in_pyiceberg() -> None:
+# What a new interpreter sees, in the order a user meets it; every warning is an error (-W error).
+# One interpreter for all of them (starting one and importing pyiceberg is most of each check's cost);
+# each step reports its own outcome, so each test below fails only for its own fact.
+_FRESH_INTERPRETER = """
+import json, sys
+facts = {}
+try:
+    import memcatalog, fsspec
+    fsspec.filesystem("memcat")
+    facts["pulled in"] = [m for m in ("pyiceberg", "sqlalchemy") if m in sys.modules]
+except Exception as e:
+    facts["pulled in"] = repr(e)
+try:
+    from memcatalog import validate
+    import memcatalog.validation as v
+    facts["validate"] = [validate is v.validate, callable(validate)]
+except Exception as e:
+    facts["validate"] = repr(e)
+print(json.dumps(facts))
+"""
+
+
+@pytest.fixture(scope="module")
+def fresh_interpreter() -> dict[str, object]:
+    import json
+
+    run = subprocess.run([sys.executable, "-W", "error", "-c", _FRESH_INTERPRETER], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    facts: dict[str, object] = json.loads(run.stdout)
+    return facts
+
+
+def test_importing_memcatalog_does_not_pull_in_pyiceberg(fresh_interpreter: dict[str, object]) -> None:
     """fsspec users who only open memcat:// URLs pay for the pool, not for pyiceberg and SQLAlchemy."""
-    code = "import sys, memcatalog, fsspec; fsspec.filesystem('memcat'); print('pyiceberg' in sys.modules, 'sqlalchemy' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    assert out == ["False", "False"]
+    assert fresh_interpreter["pulled in"] == []
 
 
 def _library_modules() -> list[str]:
@@ -72,13 +102,9 @@ def test_every_error_is_defined_in_errors_and_exported() -> None:
         assert cls.__name__ in memcatalog.__all__ and getattr(memcatalog, cls.__name__) is cls, cls.__name__
 
 
-def test_validate_is_importable_from_memcatalog_itself() -> None:
-    code = (
-        "from memcatalog import validate; import memcatalog.validation as v; "
-        "print(validate is v.validate, callable(validate))"
-    )
-    out = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["True", "True"]
+def test_validate_is_importable_from_memcatalog_itself(fresh_interpreter: dict[str, object]) -> None:
+    """The function, not the deprecated module of the same name, and without a DeprecationWarning."""
+    assert fresh_interpreter["validate"] == [True, True]
 
 
 def test_the_old_validate_module_path_still_works_with_a_deprecation_warning(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -108,7 +108,7 @@ def test_quota_exceeded_during_append_changes_nothing(cat: MemCatalog) -> None:
     before_snapshot = cat.load_table("db.q").current_snapshot()
     before = cat.pool.stats()
     cat.pool.set_quota(before.used + 2000)
-    big = rows(200_000)
+    big = rows(20_000)  # ~430 KB of Parquet: over the 2,000 bytes left
     with pytest.raises(QuotaExceededError, match="quota exceeded writing memcat://"):
         t.append(big)
     assert cat.load_table("db.q").current_snapshot() == before_snapshot

@@ -28,6 +28,7 @@ def bucket() -> Iterator[Pool]:
     memcatalog.drop_pool(pool.name)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def client(s3: S3Server) -> Any:
+    """One boto3 client per module (making one costs ~10 ms); a test that changes a client makes its own."""
     return s3.boto3_client()

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
-from moto.server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import make_server
 
 from memcatalog.pool import Pool
-from memcatalog.serving import _bind
 
 KEYS = [
     "a.txt",
@@ -31,11 +32,13 @@ KEYS = [
 
 @pytest.fixture(scope="module")
 def moto() -> Iterator[Any]:
-    sock = _bind("127.0.0.1", 0)
-    port = sock.getsockname()[1]
-    sock.close()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    # moto's server app as moto.server.ThreadedMotoServer runs it, but polling for shutdown every 10 ms
+    # (ThreadedMotoServer's serve_forever waits up to 0.5 s to notice a stop) and on a port of its choice.
+    app = DomainDispatcherApplication(create_backend_app)
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler)
+    port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
+    thread.start()
     client = boto3.client(
         "s3",
         endpoint_url=f"http://127.0.0.1:{port}",
@@ -48,7 +51,9 @@ def moto() -> Iterator[Any]:
     for key in KEYS:
         client.put_object(Bucket="oracle", Key=key, Body=key.encode())
     yield client
-    server.stop()
+    server.shutdown()
+    server.server_close()
+    thread.join()
 
 
 def _pages(client: Any, bucket: str, v2: bool, **params: Any) -> list[tuple[list[str], list[str], bool]]:
