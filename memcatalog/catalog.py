@@ -29,7 +29,7 @@ from pyiceberg.serializers import FromInputFile
 from pyiceberg.table import CommitTableResponse, Table, TableProperties
 from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.sorting import UNSORTED_SORT_ORDER, SortOrder
-from pyiceberg.table.update import AddSnapshotUpdate, TableRequirement, TableUpdate
+from pyiceberg.table.update import AddSnapshotUpdate, SetPropertiesUpdate, TableRequirement, TableUpdate
 from pyiceberg.typedef import EMPTY_DICT, Identifier, Properties
 from pyiceberg.types import strtobool
 from pyiceberg.utils.properties import property_as_bool
@@ -39,13 +39,19 @@ from sqlalchemy.exc import IntegrityError
 from typing_extensions import override
 
 from memcatalog import config, leases, maintenance, ownership, registry, urls, views
-from memcatalog.errors import DataNotInMemoryError, EmptyNamespaceError, InvalidMetadataError, QuotaConflictError
+from memcatalog.errors import (
+    DataNotInMemoryError,
+    EmptyNamespaceError,
+    InvalidMetadataError,
+    QuotaConflictError,
+)
 from memcatalog.fileio import delete_quietly
 from memcatalog.maintenance import TableUsage
 from memcatalog.names import check_identifier
 from memcatalog.ownership import PoolFile
 from memcatalog.pool import Pool, Usage, find_pool, get_pool
 from memcatalog.pyiceberg_internals import (
+    CatalogFileIOKeys,
     FlatCommits,
     MetadataWriteHook,
     init_sql_catalog,
@@ -121,7 +127,7 @@ class _Commit:
     landed: str | None = None  # the new metadata location, when an error hid a commit that landed
 
 
-def _known_failure(e: BaseException) -> bool:
+def known_failure(e: BaseException) -> bool:
     """Whether a failed commit surely did not land: the registry rejected it (compare-and-swap, constraint)."""
     if isinstance(e, (CommitFailedException, TableAlreadyExistsError, NoSuchTableError)):
         return True
@@ -170,7 +176,7 @@ def _remove_empty_dirs(pool: Pool, key: str) -> None:
         pool.rmdir(key)
 
 
-class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
+class MemCatalog(FlatCommits, MetadataWriteHook, CatalogFileIOKeys, SqlCatalog):
     """An Iceberg catalog with no server and no disk.
 
     Args:
@@ -187,6 +193,8 @@ class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
         >>> cat.list_namespaces()
         [('db',)]
     """
+
+    catalog_only_io_properties = (ownership.OWNER,)  # a table property never replaces the files' owner
 
     def __init__(self, name: str, **properties: str) -> None:
         props: dict[str, str] = {**pyiceberg_config(name), **{k: str(v) for k, v in properties.items()}}
@@ -297,7 +305,7 @@ class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
             try:
                 yield state
             except BaseException as e:
-                if registry.commits_sent() > sent_before and not _known_failure(e):
+                if registry.commits_sent() > sent_before and not known_failure(e):
                     landed = self._landed(namespace, table, written) if isinstance(e, Exception) else None
                     if landed is None:
                         if isinstance(e, Exception):
@@ -350,7 +358,7 @@ class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
             identifier=ident,
             metadata=metadata,
             metadata_location=location,
-            io=load_file_io({**self.properties, **metadata.properties}, location),
+            io=load_file_io({**self.properties, **metadata.properties, ownership.OWNER: self.owner}, location),
             catalog=self,
         )
 
@@ -367,6 +375,9 @@ class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
         format_version = int(properties.get(TableProperties.FORMAT_VERSION, TableProperties.DEFAULT_FORMAT_VERSION))
         iceberg_schema = to_iceberg_schema(schema, format_version)  # a bad schema is reported first, as SqlCatalog does
         _check_table_identifier(identifier)
+        ownership.check_table_properties(
+            properties, f"create table {'.'.join(Catalog.identifier_to_tuple(identifier))}"
+        )
         if self.table_exists(identifier):  # before pyiceberg writes a metadata file the registry would refuse
             _, namespace, table_name = self._split(identifier)
             raise TableAlreadyExistsError(f"Table {namespace}.{table_name} already exists")
@@ -391,7 +402,9 @@ class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
         _check_table_identifier(identifier)
         ns = Catalog.namespace_to_string(Catalog.namespace_from(identifier))
         name = Catalog.table_name_from(identifier)
-        self._read_metadata(f"{ns}.{name}", metadata_location)
+        ownership.check_table_properties(
+            self._read_metadata(f"{ns}.{name}", metadata_location).properties, f"register table {ns}.{name}"
+        )
         table = super().register_table(identifier, metadata_location, overwrite)
         # Files written through this catalog's FileIO for it (an import) are referenced now: their writes are over.
         # Only then are the table's files read: a registered table may point at files this process cannot
@@ -414,6 +427,9 @@ class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
         identifier = table.name()
         namespace = Catalog.namespace_to_string(Catalog.namespace_from(identifier))
         name = Catalog.table_name_from(identifier)
+        for update in updates:
+            if isinstance(update, SetPropertiesUpdate):
+                ownership.check_table_properties(update.updates, f"commit to table {namespace}.{name}")
         response: CommitTableResponse | None = None
         try:
             with self._committing(f"commit to table {namespace}.{name}", namespace, name) as state:
@@ -421,17 +437,14 @@ class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
         except (CommitFailedException, CommitStateUnknownException):
             raise  # pyiceberg retries a lost race with the same data files; an unknown outcome deletes nothing
         except BaseException:
-            for lease in self._snapshot_writes(updates):  # surely failed, and not retried: free its files now
-                lease.fail()
+            self._writes_failed(updates)  # surely failed, and not retried: free its files now
             raise
         if response is None:  # an error hid a commit that landed
             assert state.landed is not None
             response = CommitTableResponse(
                 metadata=self._read_metadata(f"{namespace}.{name}", state.landed), metadata_location=state.landed
             )
-        for lease in self._snapshot_writes(updates):  # the snapshots' files are referenced now: the writes are over
-            lease.release()
-        self._adopt(updates, response)
+        self._writes_committed(updates, response.metadata_location)
         base = table.metadata
         if property_as_bool(response.metadata.properties, TableProperties.METADATA_DELETE_AFTER_COMMIT_ENABLED, True):
             keep = {log.metadata_file for log in response.metadata.metadata_log} | {response.metadata_location}
@@ -447,13 +460,29 @@ class MemCatalog(FlatCommits, MetadataWriteHook, SqlCatalog):
                 delete_quietly(table.io, path)
         return response
 
-    def _adopt(self, updates: tuple[TableUpdate, ...], response: CommitTableResponse) -> None:
+    def _writes_committed(self, updates: tuple[TableUpdate, ...], metadata_location: str) -> None:
+        """A commit of ``updates`` landed (``commit_table`` or a REST transaction): settle the writes it ends.
+
+        The pyiceberg writes whose snapshots it adds are over (their files are ordinary
+        files again, see memcatalog.leases), and the files of those snapshots that a client
+        wrote with no owner (through S3) become this catalog's.
+        """
+        for lease in self._snapshot_writes(updates):
+            lease.release()
+        self._adopt(updates, metadata_location)
+
+    def _writes_failed(self, updates: tuple[TableUpdate, ...]) -> None:
+        """A commit of ``updates`` surely failed and will not be retried: delete the files of its writes now."""
+        for lease in self._snapshot_writes(updates):
+            lease.fail()
+
+    def _adopt(self, updates: tuple[TableUpdate, ...], metadata_location: str) -> None:
         """Files of a committed snapshot that a client wrote without an owner (S3) become this catalog's."""
         snapshots = [
             u.snapshot for u in updates if isinstance(u, AddSnapshotUpdate) and is_pool_url(u.snapshot.manifest_list)
         ]
         if snapshots:
-            io = self.load_file_io_for(response.metadata_location)
+            io = self.load_file_io_for(metadata_location)
             for snapshot in snapshots:
                 ownership.adopt_snapshot_files(self.owner, snapshot, io)
 

@@ -86,6 +86,10 @@ class QuotaConflictError(MemCatalogError, ValueError):
     """A catalog asked for a quota other than the one its pool already has while other catalogs use the pool."""
 
 
+class ReservedPropertyError(MemCatalogError, ValueError):
+    """A table property that memcatalog reserves (``memcatalog.owner``) was set on a table."""
+
+
 class ServerStartError(MemCatalogError, RuntimeError):
     """A background server could not start (port taken, app failed at startup)."""
 

@@ -18,11 +18,12 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from memcatalog import buckets, leases, urls
+from memcatalog.errors import ReservedPropertyError
 from memcatalog.pool import FileEntry, Pool, find_pool, list_pools
 
 if TYPE_CHECKING:
@@ -43,6 +44,20 @@ class Owner(Protocol):
 logger = logging.getLogger("memcatalog.ownership")
 
 OWNER = "memcatalog.owner"  # FileIO property: the owner recorded on every pool file the FileIO publishes
+
+
+def check_table_properties(properties: Mapping[str, str], what: str) -> None:
+    """Refuse table properties that name a file's owner: pyiceberg lets them override the catalog's FileIO settings.
+
+    Raises:
+        ReservedPropertyError: ``properties`` has ``memcatalog.owner``.
+    """
+    if OWNER in properties:
+        raise ReservedPropertyError(
+            f"{what}: the table property {OWNER!r} is reserved (memcatalog records under it which catalog owns "
+            "each file, and a table property would override that); remove it, or use another name"
+        )
+
 
 _LIVE: weakref.WeakSet[Owner] = weakref.WeakSet()
 _LIVE_LOCK = threading.Lock()

@@ -1252,10 +1252,12 @@ install_snapshot_index()
 #     (init_sql_catalog);
 #   - Catalog._convert_schema_if_needed (to_iceberg_schema);
 #   - MetastoreCatalog._write_metadata, overridden (MetadataWriteHook);
+#   - MetastoreCatalog._load_file_io, overridden so that table properties cannot replace
+#     the catalog's owner in a FileIO (CatalogFileIOKeys);
 #   - pyiceberg.io.pyarrow._dataframe_to_data_files (write_data_files).
 # The catalog also uses table_type_filter and resolve_table_location from the REST section.
-# Everything else goes through public API: pyiceberg.io.load_file_io (not
-# Catalog._load_file_io), SqlCatalog.create_table (MemCatalog delegates to it).
+# Everything else goes through public API: pyiceberg.io.load_file_io (MemCatalog's own
+# loads), SqlCatalog.create_table (MemCatalog delegates to it).
 # =====================================================================================
 
 
@@ -1288,6 +1290,28 @@ def to_iceberg_schema(schema: Schema | pa.Schema, format_version: int = 2) -> Sc
     """
     converted: Schema = Catalog._convert_schema_if_needed(schema, format_version)  # type: ignore[arg-type]
     return converted
+
+
+class CatalogFileIOKeys(MetastoreCatalog):
+    """Mixin: FileIO properties the catalog sets that no table property may override.
+
+    Why: pyiceberg builds the FileIO of a staged table (``create_table``,
+    ``create_table_transaction``, every ``commit_table``) with the private
+    ``MetastoreCatalog._load_file_io``, from the catalog's properties updated by the
+    table's: a table property of the same name wins. MemCatalog records which catalog owns
+    each pool file through one FileIO property (``memcatalog.owner``); a table carrying it
+    would make its files someone else's. The catalog refuses such properties (create,
+    commit, register); this override keeps the catalog's value even so. Private name used:
+    ``MetastoreCatalog._load_file_io`` (overridden; the contract test checks its signature
+    and that pyiceberg's staging calls it).
+    """
+
+    catalog_only_io_properties: tuple[str, ...] = ()
+
+    @override
+    def _load_file_io(self, properties: Properties = EMPTY_DICT, location: str | None = None) -> FileIO:
+        kept = {key: self.properties[key] for key in self.catalog_only_io_properties if key in self.properties}
+        return super()._load_file_io({**properties, **kept}, location)
 
 
 class MetadataWriteHook(MetastoreCatalog):

@@ -2,7 +2,7 @@
 
 One place decides how memcatalog serves HTTP: uvicorn on a socket bound before the
 thread starts (so ``port=0`` yields a real port at once), loopback unless asked
-otherwise, and a stop that waits for the thread. Importing this module needs the
+otherwise, and a stop that waits for the thread (milliseconds: memcatalog.uvicorn_server). Importing this module needs the
 ``serve`` extra (starlette and uvicorn), imported lazily with an install hint.
 """
 
@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING
 from memcatalog.errors import ServerStartError as ServerStartError  # defined with every other error
 
 if TYPE_CHECKING:
-    import uvicorn
     from starlette.types import ASGIApp
+
+    from memcatalog.uvicorn_server import QuickStopServer
 
 logger = logging.getLogger("memcatalog.serving")
 
@@ -57,6 +58,13 @@ def _uvicorn() -> ModuleType:
     return uvicorn
 
 
+def _quick_stop_server() -> type[QuickStopServer]:
+    _uvicorn()  # the install hint when the serve extra is missing
+    from memcatalog.uvicorn_server import QuickStopServer
+
+    return QuickStopServer
+
+
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
     # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP, and without it
@@ -86,13 +94,14 @@ class BackgroundServer:
     def __init__(
         self, app: ASGIApp, host: str = LOOPBACK_HOST, port: int = 0, *, name: str = "memcatalog-server"
     ) -> None:
-        server = _uvicorn()  # imported here: the serve extra is optional
+        uvicorn = _uvicorn()  # imported here: the serve extra is optional
+        server_class = _quick_stop_server()
         self.name = name
         self._socket = _bind(host, port)
         self.host = host
         self.port = int(self._socket.getsockname()[1])
-        config = server.Config(app, log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=5)
-        self._server: uvicorn.Server = server.Server(config)
+        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=5)
+        self._server: QuickStopServer = server_class(config)  # stops in milliseconds (see uvicorn_server.py)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
@@ -129,7 +138,7 @@ class BackgroundServer:
 
     def stop(self) -> None:
         """Stop accepting requests, finish the ones in flight, and wait for the thread. Idempotent."""
-        self._server.should_exit = True
+        self._server.request_stop()
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(STARTUP_TIMEOUT_SECONDS)
         self._socket.close()

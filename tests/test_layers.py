@@ -18,7 +18,7 @@ LAYERS: list[set[str]] = [
     {"files", "filesystem"},
     {"ownership", "fileio", "tracking", "registry", "validation", "validate", "pyiceberg_internals"},
     {"writer", "catalog", "views", "maintenance", "archive", "tablecopy", "transfer"},
-    {"duckdb", "duckdb_rest", "serving", "rest", "s3"},
+    {"duckdb", "duckdb_rest", "serving", "uvicorn_server", "rest", "s3"},
     {"cli", "bench", "__main__"},
 ]
 NO_PYICEBERG = {"config", "names", "paths", "urls", "pool", "leases", "files", "filesystem"}

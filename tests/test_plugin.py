@@ -182,4 +182,4 @@ def test_overhead_script_reports_each_fixture() -> None:
     )
     assert result.returncode == 0, result.stderr
     lines = [line.split() for line in result.stdout.splitlines() if "median of the rest" in line]
-    assert [words[0] for words in lines] == ["nothing", "memcatalog", "memcatalog_duckdb"]
+    assert [words[0] for words in lines] == ["nothing", "memcatalog", "memcatalog_duckdb", "memcatalog_server"]

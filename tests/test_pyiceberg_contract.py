@@ -599,3 +599,19 @@ def test_delete_manifest_writer_writes_a_delete_manifest() -> None:
         assert b"\x0econtent\x0edeletes" in f.read(4096), "the Avro header must say content=deletes"
     read = manifest.fetch_manifest_entry(PyArrowFileIO(), discard_deleted=False)
     assert [e.data_file.content for e in read] == [DataFileContent.POSITION_DELETES]
+
+
+def test_table_properties_cannot_replace_the_owner_in_a_file_io(catalog: MemCatalog) -> None:
+    """CatalogFileIOKeys overrides MetastoreCatalog._load_file_io(properties, location)."""
+    import inspect
+
+    from pyiceberg.catalog import MetastoreCatalog
+
+    from memcatalog.ownership import OWNER
+
+    assert list(inspect.signature(MetastoreCatalog._load_file_io).parameters) == ["self", "properties", "location"]
+    for staging in (MetastoreCatalog._create_staged_table, MetastoreCatalog._update_and_stage_table):
+        assert "self._load_file_io(" in inspect.getsource(staging), f"{staging.__qualname__} no longer calls it"
+    io = catalog._load_file_io({OWNER: "someone-else", "s3.region": "eu-west-1"}, catalog.warehouse)
+    assert io.properties[OWNER] == catalog.owner  # kept
+    assert io.properties["s3.region"] == "eu-west-1"  # every other table property still wins, as in pyiceberg

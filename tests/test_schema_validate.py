@@ -120,32 +120,68 @@ def test_tuples_in_schema_order_and_unknown_fields_option() -> None:
     assert validate([{"a": 1, "zz": 9}], schema, ignore_unknown_fields=True).to_pylist() == [{"a": 1, "b": None}]
 
 
-def test_arrow_and_pandas_inputs() -> None:
-    schema = Schema(NestedField(1, "a", LongType(), required=True), NestedField(2, "b", StringType()))
+SMALL = Schema(NestedField(1, "a", LongType(), required=True), NestedField(2, "b", StringType()))
+TIMESTAMPS = Schema(NestedField(1, "t", TimestampType()))
+
+
+def test_an_arrow_table_is_accepted() -> None:
     table = pa.table({"a": pa.array([1, 2], pa.int64()), "b": ["x", "y"]})
-    assert validate(table, schema).column("a").to_pylist() == [1, 2]
-    assert validate(table.to_batches()[0], schema).num_rows == 2
-    assert validate(pd.DataFrame({"a": [3], "b": ["z"]}), schema).to_pylist() == [{"a": 3, "b": "z"}]
-    assert validate(pa.table({"a": pa.array([1], pa.int64())}), schema).column("b").null_count == 1
+    assert validate(table, SMALL).column("a").to_pylist() == [1, 2]
+
+
+def test_a_record_batch_is_accepted() -> None:
+    table = pa.table({"a": pa.array([1, 2], pa.int64()), "b": ["x", "y"]})
+    assert validate(table.to_batches()[0], SMALL).num_rows == 2
+
+
+def test_a_pandas_dataframe_is_accepted() -> None:
+    assert validate(pd.DataFrame({"a": [3], "b": ["z"]}), SMALL).to_pylist() == [{"a": 3, "b": "z"}]
+
+
+def test_a_missing_optional_column_becomes_nulls() -> None:
+    assert validate(pa.table({"a": pa.array([1], pa.int64())}), SMALL).column("b").null_count == 1
+
+
+def test_a_null_in_a_required_field_names_the_row_and_field() -> None:
     with pytest.raises(SchemaValidationError, match=r"row 1, field .a..*required field is null"):
-        validate(pa.table({"a": pa.array([1, None], pa.int64())}), schema)
+        validate(pa.table({"a": pa.array([1, None], pa.int64())}), SMALL)
+
+
+def test_an_unknown_column_is_refused() -> None:
     with pytest.raises(SchemaValidationError, match=r"field .c..*unknown column"):
-        validate(pa.table({"a": pa.array([1], pa.int64()), "c": [1]}), schema)
+        validate(pa.table({"a": pa.array([1], pa.int64()), "c": [1]}), SMALL)
+
+
+def test_a_missing_required_column_is_refused() -> None:
+    with pytest.raises(SchemaValidationError, match="required column is missing"):
+        validate(pa.table({"b": ["1"]}), SMALL)
+
+
+def test_a_string_column_for_a_long_field_is_refused_as_lossy() -> None:
     with pytest.raises(
         SchemaValidationError, match=r"expected long, got an Arrow string column .it does not convert without loss"
     ):
-        validate(pa.table({"a": pa.array(["1"])}), schema)
+        validate(pa.table({"a": pa.array(["1"])}), SMALL)
+
+
+def test_a_double_column_for_a_long_field_is_refused() -> None:
     with pytest.raises(SchemaValidationError, match="got an Arrow double column"):
-        validate(pa.table({"a": pa.array([1.5])}), schema)
-    ts_schema = Schema(NestedField(1, "t", TimestampType()))
-    exact = pd.DataFrame({"t": pd.to_datetime(["2026-01-01 00:00:00.000001"])})  # pandas uses ns
-    assert validate(exact, ts_schema).column("t").to_pylist() == [dt.datetime(2026, 1, 1, 0, 0, 0, 1)]
-    with pytest.raises(SchemaValidationError, match="does not convert without loss"):
-        validate(pd.DataFrame({"t": pd.to_datetime(["2026-01-01 00:00:00.000000001"])}), ts_schema)
-    widened = validate(pa.table({"a": pa.array([7], pa.int32())}), schema)  # int32 -> long is lossless
+        validate(pa.table({"a": pa.array([1.5])}), SMALL)
+
+
+def test_an_int32_column_is_widened_to_long_without_loss() -> None:
+    widened = validate(pa.table({"a": pa.array([7], pa.int32())}), SMALL)
     assert widened.schema.field("a").type == pa.int64() and widened.column("a").to_pylist() == [7]
-    with pytest.raises(SchemaValidationError, match="required column is missing"):
-        validate(pa.table({"b": ["1"]}), schema)
+
+
+def test_pandas_nanosecond_timestamps_with_whole_microseconds_are_kept() -> None:
+    exact = pd.DataFrame({"t": pd.to_datetime(["2026-01-01 00:00:00.000001"])})  # pandas uses ns
+    assert validate(exact, TIMESTAMPS).column("t").to_pylist() == [dt.datetime(2026, 1, 1, 0, 0, 0, 1)]
+
+
+def test_pandas_timestamps_with_nanoseconds_are_refused_not_truncated() -> None:
+    with pytest.raises(SchemaValidationError, match="does not convert without loss"):
+        validate(pd.DataFrame({"t": pd.to_datetime(["2026-01-01 00:00:00.000000001"])}), TIMESTAMPS)
 
 
 ROUND_TRIP = Schema(

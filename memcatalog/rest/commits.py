@@ -9,24 +9,32 @@ pointer in one SQL transaction: one lost compare-and-swap and none moves.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
-from pyiceberg.exceptions import CommitFailedException, NoSuchNamespaceError, NoSuchTableError
+from pyiceberg.exceptions import (
+    CommitFailedException,
+    CommitStateUnknownException,
+    NoSuchNamespaceError,
+    NoSuchTableError,
+)
 from pyiceberg.io import FileIO
 from pyiceberg.serializers import ToOutputFile
 from pyiceberg.table import CommitTableResponse, Table, TableProperties
 from pyiceberg.table.locations import load_location_provider
 from pyiceberg.table.metadata import TableMetadata
-from pyiceberg.table.update import AssertCreate, TableRequirement, TableUpdate
+from pyiceberg.table.update import AssertCreate, SetPropertiesUpdate, TableRequirement, TableUpdate
 from pyiceberg.typedef import Identifier
 from pyiceberg.utils.properties import property_as_bool
 
-from memcatalog import registry
-from memcatalog.catalog import MemCatalog
+from memcatalog import leases, ownership, registry
+from memcatalog.catalog import MemCatalog, known_failure
 from memcatalog.fileio import delete_quietly
 from memcatalog.names import check_identifier
-from memcatalog.pyiceberg_internals import apply_updates, empty_table_metadata, table_row
+from memcatalog.pyiceberg_internals import apply_updates, empty_table_metadata, table_row, table_type_filter
 from memcatalog.rest.errors import RestRequestError
+
+logger = logging.getLogger("memcatalog.rest")
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,9 @@ class _Staged:
 
 
 def _stage(catalog: MemCatalog, change: Change) -> _Staged | None:
+    for update in change.updates:
+        if isinstance(update, SetPropertiesUpdate):
+            ownership.check_table_properties(update.updates, f"transaction on {'.'.join(change.identifier)}")
     current = _current(catalog, change)
     for requirement in change.requirements:
         requirement.validate(current.metadata if current else None)
@@ -111,33 +122,83 @@ def commit_transaction(catalog: MemCatalog, changes: list[Change]) -> None:
         return
     written: list[tuple[FileIO, str]] = []
     staged: list[_Staged] = []
+    sent_before = registry.commits_sent()
     try:
-        for change in changes:
-            step = _stage(catalog, change)
-            if step is None:
-                continue
-            ToOutputFile.table_metadata(step.metadata, step.io.new_output(step.location))
-            written.append((step.io, step.location))
-            staged.append(step)
-        swaps, inserts = [], []
-        for step in staged:
-            namespace, name = ".".join(step.change.identifier[:-1]), step.change.identifier[-1]
-            if step.current is None:
-                inserts.append(table_row(catalog, namespace, name, step.location))
-            else:
-                swaps.append((namespace, name, str(step.current.metadata_location), step.location))
-        lost = registry.swap_locations(catalog.engine, catalog.name, swaps, inserts)
-        if lost is not None:
-            raise CommitFailedException(
-                f"Table has been updated by another process: {lost}; nothing in this transaction was committed (retry it)"
-            )
-    except BaseException:
-        for io, path in written:
-            delete_quietly(io, path)
+        with leases.holding(catalog.owner):  # its metadata files stay pinned until the pointers move
+            for change in changes:
+                step = _stage(catalog, change)
+                if step is None:
+                    continue
+                ToOutputFile.table_metadata(step.metadata, step.io.new_output(step.location))
+                written.append((step.io, step.location))
+                staged.append(step)
+            swaps, inserts = [], []
+            for step in staged:
+                namespace, name = ".".join(step.change.identifier[:-1]), step.change.identifier[-1]
+                if step.current is None:
+                    inserts.append(table_row(catalog, namespace, name, step.location))
+                else:
+                    swaps.append((namespace, name, str(step.current.metadata_location), step.location))
+            lost = registry.swap_locations(catalog.engine, catalog.name, swaps, inserts)
+            if lost is not None:
+                raise CommitFailedException(
+                    f"Table has been updated by another process: {lost}; nothing in this transaction was committed "
+                    "(retry it)"
+                )
+    except CommitFailedException:  # the client may retry with the same data files: they stay pinned
+        _delete_all(written)
         raise
+    except BaseException as e:
+        landed: bool | None = False
+        if registry.commits_sent() > sent_before and not known_failure(e):
+            landed = _landed(catalog, staged) if isinstance(e, Exception) else None
+            if landed is None and not isinstance(e, Exception):
+                raise  # interrupted after COMMIT: delete nothing
+            if landed is None:  # the registry was sent COMMIT and cannot say: delete nothing
+                raise CommitStateUnknownException(
+                    f"transaction on {', '.join('.'.join(c.identifier) for c in changes)}: the registry was sent "
+                    f"COMMIT and then failed ({type(e).__name__}: {e}), and cannot say whether it took it; nothing "
+                    "was deleted. Load the tables to see which metadata is current; reclaim() frees the new files "
+                    "if it did not land"
+                ) from e
+        if not landed:
+            _delete_all(written)
+            for change in changes:  # surely failed: the files of the writes it would have committed go now
+                catalog._writes_failed(change.updates)
+            raise
+        logger.warning("transaction: the registry took the commit although it reported %r", e)
+    for step in staged:
+        catalog._writes_committed(step.change.updates, step.location)
     for step in staged:
         if step.current is not None:
             _delete_expired_metadata(step.current, step.metadata, step.location)
+
+
+def _landed(catalog: MemCatalog, staged: list[_Staged]) -> bool | None:
+    """Whether every staged table now points at its new metadata (True), none does (False), or unknown (None)."""
+    try:
+        found = [
+            registry.metadata_location(
+                catalog.engine,
+                catalog.name,
+                ".".join(step.change.identifier[:-1]),
+                step.change.identifier[-1],
+                table_type_filter(catalog),
+            )
+            for step in staged
+        ]
+    except Exception:
+        return None
+    if staged and all(location == step.location for location, step in zip(found, staged, strict=True)):
+        return True
+    if all(location != step.location for location, step in zip(found, staged, strict=True)):
+        return False
+    return None  # some moved and some did not: one SQL transaction cannot do that; trust nothing
+
+
+def _delete_all(written: list[tuple[FileIO, str]]) -> None:
+    for io, path in written:
+        delete_quietly(io, path)
 
 
 def _delete_expired_metadata(base: Table, metadata: TableMetadata, location: str) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-FIXTURES = ("nothing", "memcatalog", "memcatalog_duckdb")
+FIXTURES = ("nothing", "memcatalog", "memcatalog_duckdb", "memcatalog_server")
 
 
 class _Timer:

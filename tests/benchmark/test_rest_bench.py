@@ -10,9 +10,11 @@ from memcatalog.bench import rest
 def test_rest_benchmark_measures_every_row() -> None:
     result = rest.run(commits=2, starts=1)
     assert result.commits == 2 and len(result.start_to_first_answer_s) == 1
+    assert len(result.stop_s) == len(result.uvicorn_stop_s) == 1 and min(result.stop_s + result.uvicorn_stop_s) > 0
     assert min(result.duckdb_insert_per_s, result.rest_append_per_s, result.direct_append_per_s) > 0
     table = rest.markdown(result)
     assert "server start to first answer" in table and "DuckDB `INSERT`" in table
+    assert "memcatalog / uvicorn stop time" in table
 
 
 def test_memcatalog_bench_writes_the_rest_section_into_the_report(tmp_path: Path) -> None:
