@@ -164,18 +164,36 @@ def test_incremental_planning_is_406_not_acceptable(five_files_http: httpx.Clien
     assert incremental.status_code == 406
 
 
-def test_server_planning_carries_duckdb_delete_files(server: RestServer, served: MemCatalog) -> None:
-    served.create_namespace("db")
-    con = memcatalog.duckdb.attach(served, name="lake", server=server)
-    con.execute("CREATE TABLE lake.db.d AS SELECT range AS id FROM range(100)")
-    con.execute("DELETE FROM lake.db.d WHERE id % 3 = 0")
-    con.close()
-    plan = httpx.post(server.url + "/v1/namespaces/db/tables/d/plan", json={}).json()
+@pytest.fixture(scope="module")
+def duckdb_deleted() -> Iterator[RestServer]:
+    """db.d: ids 0..99 that DuckDB wrote and deleted every third of through the server (position deletes)."""
+    cat = MemCatalog(f"r{uuid.uuid4().hex[:10]}")
+    cat.create_namespace("db")
+    with memcatalog.rest.serve(cat) as server:
+        con = memcatalog.duckdb.attach(cat, name="lake", server=server)
+        con.execute("CREATE TABLE lake.db.d AS SELECT range AS id FROM range(100)")
+        con.execute("DELETE FROM lake.db.d WHERE id % 3 = 0")
+        con.close()
+        yield server
+    assert cat.check(allow_unreferenced=True) == [], "the catalog's audit found problems"
+    memcatalog.drop_pool(cat.pool.name)
+
+
+def test_a_plan_of_a_table_with_deletes_lists_its_position_delete_files(duckdb_deleted: RestServer) -> None:
+    plan = httpx.post(duckdb_deleted.url + "/v1/namespaces/db/tables/d/plan", json={}).json()
     assert plan["delete-files"] and plan["delete-files"][0]["content"] == "position-deletes"
+
+
+def test_a_file_task_refers_to_the_delete_files_of_its_data_file(duckdb_deleted: RestServer) -> None:
+    plan = httpx.post(duckdb_deleted.url + "/v1/namespaces/db/tables/d/plan", json={}).json()
     assert plan["file-scan-tasks"][0]["delete-file-references"] == [0]
-    remote = server.rest_catalog(**{"scan-planning-mode": "server"}).load_table("db.d")
+
+
+def test_server_planning_applies_duckdbs_deletes(duckdb_deleted: RestServer) -> None:
+    remote = duckdb_deleted.rest_catalog(**{"scan-planning-mode": "server"}).load_table("db.d")
     expected = [i for i in range(100) if i % 3]
-    assert ids(remote.scan().to_arrow()) == ids(served.load_table("db.d").scan().to_arrow()) == expected
+    local = duckdb_deleted.catalog.load_table("db.d")
+    assert ids(remote.scan().to_arrow()) == ids(local.scan().to_arrow()) == expected
 
 
 def _rows(table: pa.Table) -> list[tuple[object, ...]]:
