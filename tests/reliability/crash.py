@@ -35,7 +35,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from unittest import mock
 
 import pyarrow as pa
@@ -110,7 +110,7 @@ def instrumented(inj: Injector, engines: list[Any]) -> Iterator[None]:
         return real_remove(self, key, *args, **kwargs)
 
     def new_output(self: PyArrowFileIO, location: str) -> Any:
-        return _CheckedOutput(real_output(self, location), inj)
+        return FaultyOutput(real_output(self, location), inj, "target.", frozenset({"create", "write"}))
 
     def delete(self: PyArrowFileIO, location: Any) -> None:
         inj.check("target.delete")
@@ -174,11 +174,32 @@ def _commit(inj: Injector, real: Callable[[Any], None]) -> Callable[[Any], None]
     return do_commit
 
 
-class _CheckedOutput:
-    """A local output file whose create and writes are injection points."""
+class Checks(Protocol):
+    """An injector: ``check(point)`` counts a call of ``point`` and raises when that call is the one to fail."""
 
-    def __init__(self, inner: Any, inj: Injector) -> None:
-        self._inner, self._inj = inner, inj
+    def check(self, point: str) -> None: ...
+
+
+OUTPUT_POINTS = frozenset({"create", "write", "close"})
+
+
+class FaultyOutput:
+    """A FileIO output file whose create, writes and close are injection points of ``inj``.
+
+    Args:
+        inner: the real output file (``FileIO.new_output``'s answer).
+        inj: the injector the calls are reported to.
+        prefix: put before each point's name (``"target."`` makes ``target.create``).
+        points: which of ``create``, ``write``, ``close`` are checked; the others just run.
+            A checked close closes first and then fails: the bytes are out, the close reports
+            a failure (as a flush to a full disk does).
+    """
+
+    def __init__(self, inner: Any, inj: Checks, prefix: str = "", points: frozenset[str] = OUTPUT_POINTS) -> None:
+        unknown = points - OUTPUT_POINTS
+        if unknown:
+            raise ValueError(f"unknown output injection points {sorted(unknown)}; choose from {sorted(OUTPUT_POINTS)}")
+        self._inner, self._inj, self._prefix, self._points = inner, inj, prefix, points
         self.location = inner.location
 
     def __getattr__(self, name: str) -> Any:
@@ -187,27 +208,35 @@ class _CheckedOutput:
     def __len__(self) -> int:
         return len(self._inner)
 
-    def create(self, overwrite: bool = False) -> Any:
-        self._inj.check("target.create")
-        return _CheckedStream(self._inner.create(overwrite=overwrite), self._inj)
+    def check(self, point: str) -> None:
+        if point in self._points:
+            self._inj.check(self._prefix + point)
+
+    def create(self, overwrite: bool = False) -> _FaultyStream:
+        self.check("create")
+        return _FaultyStream(self._inner.create(overwrite=overwrite), self)
 
 
-class _CheckedStream:
-    def __init__(self, inner: Any, inj: Injector) -> None:
-        self._inner, self._inj = inner, inj
+class _FaultyStream:
+    def __init__(self, inner: Any, output: FaultyOutput) -> None:
+        self._inner, self._output = inner, output
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
     def write(self, data: Any) -> int:
-        self._inj.check("target.write")
+        self._output.check("write")
         return int(self._inner.write(data))
 
-    def __enter__(self) -> _CheckedStream:
+    def close(self) -> None:
+        self._inner.close()
+        self._output.check("close")
+
+    def __enter__(self) -> _FaultyStream:
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self._inner.close()
+        self.close()
 
 
 # ---- the operations ----------------------------------------------------------------------

@@ -40,6 +40,8 @@ from memcatalog import MemCatalog
 from memcatalog.duckdb import load_extension
 from memcatalog.tablecopy import export_table
 
+from .crash import FaultyOutput
+
 SOURCE_TABLES = st.sampled_from(["t1", "t2", "t3"])
 TARGET_NAMESPACES = st.sampled_from(["kept", "lake", "mart"])  # "kept" exists before any export
 TARGET_NAMES = st.sampled_from(["t1", "t2", "x"])
@@ -72,44 +74,6 @@ class Injector:
             raise InjectedFault(f"injected failure: {point} call {n}")
 
 
-class _FaultyOutput:
-    def __init__(self, inner: Any, inj: Injector) -> None:
-        self._inner, self._inj = inner, inj
-        self.location = inner.location
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    def __len__(self) -> int:
-        return len(self._inner)
-
-    def create(self, overwrite: bool = False) -> _FaultyStream:
-        self._inj.check("create")
-        return _FaultyStream(self._inner.create(overwrite=overwrite), self._inj)
-
-
-class _FaultyStream:
-    def __init__(self, inner: Any, inj: Injector) -> None:
-        self._inner, self._inj = inner, inj
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    def write(self, data: Any) -> int:
-        self._inj.check("write")
-        return int(self._inner.write(data))
-
-    def close(self) -> None:
-        self._inner.close()  # the bytes are out; the close reports a failure (as a flush to a full disk does)
-        self._inj.check("close")
-
-    def __enter__(self) -> _FaultyStream:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-
 @contextlib.contextmanager
 def faults(inj: Injector, target: SqlCatalog) -> Iterator[None]:
     """Route the export's target FileIO and the target catalog's namespace and register calls through ``inj``."""
@@ -117,7 +81,7 @@ def faults(inj: Injector, target: SqlCatalog) -> Iterator[None]:
     real_register, real_namespace = target.register_table, target.create_namespace
 
     def new_output(self: PyArrowFileIO, location: str) -> Any:
-        return _FaultyOutput(real_output(self, location), inj)
+        return FaultyOutput(real_output(self, location), inj)
 
     def register_table(identifier: Any, metadata_location: str) -> Table:
         inj.check("register-before")
