@@ -4,13 +4,14 @@ import contextlib
 import errno
 import logging
 import threading
+from dataclasses import dataclass
 
 import pyarrow as pa
 import pytest
 
 from memcatalog import QuotaExceededError, parse_size
 from memcatalog.errors import MemCatalogError
-from memcatalog.pool import Pool, PressureAlert
+from memcatalog.pool import Pool, PoolStats, PressureAlert
 
 
 def test_parse_size_accepts_bytes_and_human_strings() -> None:
@@ -18,9 +19,12 @@ def test_parse_size_accepts_bytes_and_human_strings() -> None:
     assert parse_size("512MiB") == 512 * 2**20
     assert parse_size("2GB") == 2 * 10**9
     assert parse_size("1.5 KiB") == 1536
-    for bad in ["", "-1", "0", "abc", "12 parsecs", 0, -5, True]:
-        with pytest.raises(ValueError, match="size"):
-            parse_size(bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bad", ["", "-1", "0", "abc", "12 parsecs", 0, -5, True])
+def test_parse_size_refuses_empty_non_positive_and_unknown_sizes(bad: object) -> None:
+    with pytest.raises(ValueError, match="size"):
+        parse_size(bad)  # type: ignore[arg-type]
 
 
 def test_default_quota_is_one_gib() -> None:
@@ -45,7 +49,16 @@ def test_accounting_is_exact_across_overwrite_and_remove(pool: Pool) -> None:
     assert pool.check() == []
 
 
-def test_quota_exceeded_mid_stream_leaves_pool_as_before(pool: Pool) -> None:
+@dataclass
+class Overflow:
+    """What streaming 10 MB into a 1 MiB pool that already holds a file did."""
+
+    before: PoolStats
+    written: int
+    error: QuotaExceededError
+
+
+def overflow(pool: Pool) -> Overflow:
     pool.put("keep", b"k" * 1000)
     before = pool.stats()
     w = pool.writer("big")
@@ -55,11 +68,26 @@ def test_quota_exceeded_mid_stream_leaves_pool_as_before(pool: Pool) -> None:
         for _ in range(100):  # 10 MB into a 1 MiB pool: fails at the first chunk past the quota
             w.write(chunk)
             written += len(chunk)
-    assert written < 2**20
-    err = info.value
+    return Overflow(before, written, info.value)
+
+
+def test_a_stream_past_the_quota_fails_at_the_first_chunk_that_does_not_fit(pool: Pool) -> None:
+    assert overflow(pool).written < 2**20
+
+
+def test_quota_exceeded_is_an_enospc_oserror_and_a_memcatalog_error(pool: Pool) -> None:
+    err = overflow(pool).error
     assert isinstance(err, OSError) and isinstance(err, MemCatalogError)
     assert err.errno == errno.ENOSPC
+
+
+def test_quota_exceeded_names_the_file_the_quota_and_the_fix(pool: Pool) -> None:
+    err = overflow(pool).error
     assert "memcat://" in str(err) and "big" in str(err) and "1.0 MiB" in str(err) and "quota" in str(err)
+
+
+def test_quota_exceeded_mid_stream_leaves_pool_as_before(pool: Pool) -> None:
+    before = overflow(pool).before
     after = pool.stats()
     assert (after.used, after.reserved, after.files) == (before.used, 0, before.files)
     assert pool.entry("big") is None
@@ -86,18 +114,39 @@ def test_quota_can_be_lowered_below_use_without_dropping_data(pool: Pool) -> Non
     assert pool.stats().files == 2
 
 
-def test_directories_behave_like_a_disk(pool: Pool) -> None:
+def test_writing_a_file_makes_its_parent_directories(pool: Pool) -> None:
     pool.put("d/e/f", b"1")
     assert pool.is_dir("d") and pool.is_dir("d/e")
+
+
+def test_writing_below_a_file_is_not_a_directory_error(pool: Pool) -> None:
+    pool.put("d/e/f", b"1")
     with pytest.raises(NotADirectoryError):
         pool.put("d/e/f/g", b"1")
+
+
+def test_writing_a_file_over_a_directory_is_a_directory_error(pool: Pool) -> None:
+    pool.put("d/e/f", b"1")
     with pytest.raises(IsADirectoryError):
         pool.put("d/e", b"1")
+
+
+def test_removing_a_directory_that_holds_files_is_enotempty(pool: Pool) -> None:
+    pool.put("d/e/f", b"1")
     with pytest.raises(OSError) as info:
         pool.rmdir("d/e")
     assert info.value.errno == errno.ENOTEMPTY
+
+
+def test_a_directory_stays_when_its_last_file_is_removed(pool: Pool) -> None:
+    pool.put("d/e/f", b"1")
     pool.remove("d/e/f")
     assert pool.is_dir("d/e")
+
+
+def test_an_empty_directory_can_be_removed(pool: Pool) -> None:
+    pool.put("d/e/f", b"1")
+    pool.remove("d/e/f")
     pool.rmdir("d/e")
     assert pool.listdir("d") == []
 
@@ -167,7 +216,8 @@ def test_usage_by_prefix(pool: Pool) -> None:
     assert pool.usage("db") == (122, 4)
 
 
-def test_a_reliever_can_free_space_before_a_write_fails(pool: Pool) -> None:
+def relieved(pool: Pool) -> list[int]:
+    """Fill the pool, register a reliever that frees "old" once, write "new"; the shortfalls it was asked for."""
     pool.put("old", b"o" * 900_000)
     asked: list[int] = []
 
@@ -178,10 +228,19 @@ def test_a_reliever_can_free_space_before_a_write_fails(pool: Pool) -> None:
 
     pool.on_full(reliever)
     pool.put("new", b"n" * 500_000)
+    return asked
+
+
+def test_a_reliever_can_free_space_before_a_write_fails(pool: Pool) -> None:
+    asked = relieved(pool)
     assert asked and asked[0] > 0
     assert pool.entry("old") is None and pool.get("new").size == 500_000
+
+
+def test_a_write_fails_with_the_quota_error_when_the_reliever_fails(pool: Pool) -> None:
+    asked = relieved(pool)
     with pytest.raises(QuotaExceededError):
-        pool.put("huge", b"h" * 2_000_000)  # the reliever fails: the write fails with the quota error
+        pool.put("huge", b"h" * 2_000_000)  # the reliever raises: the write fails with the quota error
     assert len(asked) == 2 and pool.entry("huge") is None
     assert pool.check() == []
 
