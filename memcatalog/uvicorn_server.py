@@ -57,7 +57,8 @@ class QuickStopServer(uvicorn.Server):
         counter = 0  # on_tick refreshes the default headers whenever counter % 10 == 0
         while not await self.on_tick(counter):
             counter = (counter + 10) % 864000
-            with contextlib.suppress(TimeoutError):  # a tick: on_tick refreshes headers, checks should_exit
+            # a tick: on_tick refreshes headers and checks should_exit (asyncio.TimeoutError: not the builtin on 3.10)
+            with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), TICK_SECONDS)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
