@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pyarrow as pa
 from pyiceberg.schema import Schema
@@ -30,3 +31,13 @@ def rows(n: int, start: int = 0) -> pa.Table:
 def ids(table: pa.Table) -> list[int]:
     """The table's ids, sorted."""
     return sorted(table.column("id").to_pylist())
+
+
+def set_property_change(identifier: str, uuid: str, value: str) -> dict[str, Any]:
+    """A REST table change (``namespace.table``) that sets property ``k`` to ``value``, asserting the table's uuid."""
+    ns, name = identifier.split(".")
+    return {
+        "identifier": {"namespace": [ns], "name": name},
+        "requirements": [{"type": "assert-table-uuid", "uuid": uuid}],
+        "updates": [{"action": "set-properties", "updates": {"k": value}}],
+    }

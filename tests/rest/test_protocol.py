@@ -19,6 +19,7 @@ import memcatalog.rest
 from memcatalog import MemCatalog, registry
 from memcatalog.rest import RestServer
 from memcatalog.rest.routes import ROUTES
+from tests.helpers import set_property_change
 
 SCHEMA = Schema(NestedField(1, "id", LongType(), required=False), NestedField(2, "name", StringType(), required=False))
 SCHEMA_JSON = json.loads(SCHEMA.model_dump_json())
@@ -569,15 +570,6 @@ def lost_connection(*args: object, **kwargs: object) -> None:
 # --- transactions ------------------------------------------------------------------------
 
 
-def _set_property(identifier: str, uuid: str, value: str) -> dict[str, Any]:
-    ns, name = identifier.split(".")
-    return {
-        "identifier": {"namespace": [ns], "name": name},
-        "requirements": [{"type": "assert-table-uuid", "uuid": uuid}],
-        "updates": [{"action": "set-properties", "updates": {"k": value}}],
-    }
-
-
 @pytest.fixture
 def two_tables(served: MemCatalog) -> tuple[str, str]:
     """db.a and db.b: their uuids."""
@@ -587,7 +579,7 @@ def two_tables(served: MemCatalog) -> tuple[str, str]:
 
 
 def _commit_both(http: httpx.Client, ua: str, ub: str, value: str) -> httpx.Response:
-    changes = [_set_property("db.a", ua, value), _set_property("db.b", ub, value)]
+    changes = [set_property_change("db.a", ua, value), set_property_change("db.b", ub, value)]
     return http.post("/transactions/commit", json={"table-changes": changes})
 
 
@@ -612,7 +604,7 @@ def test_a_transaction_with_one_failed_requirement_is_409_and_commits_no_table(
 
 def test_a_transaction_changing_one_table_twice_is_400(http: httpx.Client, two_tables: tuple[str, str]) -> None:
     ua, _ = two_tables
-    twice = http.post("/transactions/commit", json={"table-changes": [_set_property("db.a", ua, "3")] * 2})
+    twice = http.post("/transactions/commit", json={"table-changes": [set_property_change("db.a", ua, "3")] * 2})
     assert "once" in error_of(twice, 400)["message"]
 
 

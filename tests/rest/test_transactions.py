@@ -23,17 +23,9 @@ from sqlalchemy.exc import OperationalError
 
 from memcatalog import MemCatalog, registry, urls
 from memcatalog.rest import RestServer
+from tests.helpers import set_property_change
 
 SCHEMA = pa.schema([("n", pa.int64())])
-
-
-def _set_property(identifier: str, uuid: str, value: str) -> dict[str, Any]:
-    ns, name = identifier.split(".")
-    return {
-        "identifier": {"namespace": [ns], "name": name},
-        "requirements": [{"type": "assert-table-uuid", "uuid": uuid}],
-        "updates": [{"action": "set-properties", "updates": {"k": value}}],
-    }
 
 
 def _reclaiming_before_the_swap(catalog: MemCatalog, monkeypatch: pytest.MonkeyPatch) -> list[int]:
@@ -56,8 +48,8 @@ def test_a_reclaim_during_a_transaction_keeps_its_staged_metadata(
     a, b = served.create_table("db.a", SCHEMA), served.create_table("db.b", SCHEMA)
     deleted = _reclaiming_before_the_swap(served, monkeypatch)
     changes = [
-        _set_property("db.a", str(a.metadata.table_uuid), "1"),
-        _set_property("db.b", str(b.metadata.table_uuid), "1"),
+        set_property_change("db.a", str(a.metadata.table_uuid), "1"),
+        set_property_change("db.b", str(b.metadata.table_uuid), "1"),
     ]
     answer = http.post("/transactions/commit", json={"table-changes": changes})
     assert answer.status_code == 204, answer.text
@@ -96,7 +88,7 @@ def test_the_files_of_a_snapshot_committed_in_a_transaction_are_freed_by_a_purge
     served.create_table("db.a", SCHEMA)
     b = served.create_table("db.b", SCHEMA)
     client = server.rest_catalog()
-    _commit_as_a_transaction(client, http, _set_property("db.b", str(b.metadata.table_uuid), "1"))
+    _commit_as_a_transaction(client, http, set_property_change("db.b", str(b.metadata.table_uuid), "1"))
     client.load_table("db.a").append(pa.table({"n": pa.array(range(1000), pa.int64())}))
     assert served.load_table("db.a").scan().to_arrow().num_rows == 1000
     assert served.load_table("db.b").properties["k"] == "1"
@@ -111,8 +103,8 @@ def _two_changes(served: MemCatalog) -> tuple[list[dict[str, Any]], tuple[str, s
     served.create_namespace("db")
     a, b = served.create_table("db.a", SCHEMA), served.create_table("db.b", SCHEMA)
     changes = [
-        _set_property("db.a", str(a.metadata.table_uuid), "1"),
-        _set_property("db.b", str(b.metadata.table_uuid), "1"),
+        set_property_change("db.a", str(a.metadata.table_uuid), "1"),
+        set_property_change("db.b", str(b.metadata.table_uuid), "1"),
     ]
     return changes, (str(a.metadata_location), str(b.metadata_location))
 
